@@ -1,0 +1,45 @@
+# The two commands: `make sandbox` (the default) and `make test`.
+# Each installs everything it needs first (apt packages, .venv, pip).
+SHELL := /bin/bash
+.DEFAULT_GOAL := sandbox
+VENV := .venv
+PY := $(VENV)/bin/python
+SANDBOX_INVENTORY = $(or $(SANDBOX_STATE),.sandbox)/inventory.py
+INVENTORY ?= $(SANDBOX_INVENTORY)
+APT_PACKAGES = $(shell grep -v '^\#' requirements-apt.txt)
+DEPS_STAMP := $(VENV)/.deps-installed
+
+.PHONY: sandbox test verify sandbox-down sandbox-status deps bench-app
+
+## Boot the disposable sandbox VPS and provision it fully with deploys/site.py.
+sandbox: deps
+	$(PY) -m tests.sandbox up
+	$(VENV)/bin/pyinfra -y $(SANDBOX_INVENTORY) deploys/site.py
+	$(PY) -m tests.sandbox status
+
+## Every test tier on a fresh sandbox; the sandbox is torn down afterwards.
+test: deps
+	$(PY) -m tests.tiers
+
+## Read-only host checks against INVENTORY (default: the sandbox; INVENTORY=inventory.py for production).
+verify: deps
+	$(PY) -m pytest -m sandbox tests/host --inventory=$(INVENTORY)
+
+sandbox-down: deps
+	$(PY) -m tests.sandbox down
+
+sandbox-status: deps
+	$(PY) -m tests.sandbox status
+
+## Benchmarks: figures go to docs/performance.md.
+bench-app: deps
+	$(PY) -m tests.bench.app_bench
+
+deps: $(DEPS_STAMP)
+
+$(DEPS_STAMP): requirements.txt app/requirements.txt requirements-apt.txt
+	apt-get update -q
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q -r requirements.txt -r app/requirements.txt
+	touch $@

@@ -1,0 +1,12 @@
+"""The whole host, one concern per deploy, in dependency order.
+
+    pyinfra -y .sandbox/inventory.py deploys/site.py     # the sandbox
+    pyinfra inventory.py deploys/site.py                 # production
+"""
+
+from pyinfra import local
+
+for concern in (
+    "base",
+):
+    local.include(f"deploys/{concern}.py")

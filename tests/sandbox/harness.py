@@ -1,0 +1,230 @@
+"""A disposable, systemd-booted Debian host on this machine: the sandbox VPS.
+
+`up` boots a fresh copy of the cached root filesystem with systemd-nspawn in a
+network namespace of its own, starts the machine-side services the host needs
+(an HTTP proxy to the package registries), and writes the state, inventory and
+secrets that operators and tests read. `down` removes every piece again.
+"""
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+from . import rootfs, secrets
+from .network import Network, free_index
+from .processes import is_ours, start, stop
+
+REPO = Path(__file__).resolve().parents[2]
+RUNTIME_ROOT = Path("/var/lib/insta-sandbox")
+PROXY_PORT = 3128
+SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes")
+
+
+def default_name() -> str:
+    """One sandbox per checkout, so CI's clone and a developer's never collide."""
+    return "icd" + hashlib.sha1(str(REPO).encode()).hexdigest()[:6]
+
+
+def state_dir() -> Path:
+    return Path(os.environ.get("SANDBOX_STATE", REPO / ".sandbox"))
+
+
+def log(message: str) -> None:
+    print(f"sandbox: {message}", flush=True)
+
+
+class Sandbox:
+    def __init__(self, name: str | None = None):
+        self.name = name or os.environ.get("SANDBOX_NAME") or default_name()
+        if not (2 <= len(self.name) <= 12 and self.name.replace("-", "").isalnum()):
+            raise SystemExit(f"sandbox: name {self.name!r} must be 2-12 letters, digits or dashes")
+        self.dir = state_dir()
+        self.state_file = self.dir / "state.json"
+        self.root = RUNTIME_ROOT / self.name / "root"
+
+    # -- state ---------------------------------------------------------------
+    def state(self) -> dict:
+        if not self.state_file.exists():
+            return {}
+        state = json.loads(self.state_file.read_text())
+        return state if state.get("name") == self.name else {}
+
+    def network(self, state: dict) -> Network:
+        return Network(self.name, state["subnet_index"])
+
+    def running(self, state: dict) -> bool:
+        return bool(state) and is_ours(state.get("pids", {}).get("nspawn"), str(self.root))
+
+    # -- commands --------------------------------------------------------------
+    def up(self) -> dict:
+        state = self.state()
+        if self.running(state) and self.ssh_ok(state):
+            log(f"{self.name} is already running at {state['address']}; reusing it")
+            return state
+        self.down(quiet=True)
+        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        cached = rootfs.ensure_cached_rootfs(log)
+        net = Network(self.name, free_index())
+        state = {
+            "name": self.name,
+            "address": net.host_address,
+            "gateway": net.gateway,
+            "outside_address": net.outside_address,
+            "outside_netns": net.outside_netns,
+            "subnet": net.subnet,
+            "subnet_index": net.index,
+            "ssh_user": "root",
+            "ssh_key": str(self.dir / "id_ed25519"),
+            "known_hosts": str(self.dir / "known_hosts"),
+            "domain": f"{self.name}.sandbox.test",
+            "proxy": f"http://{net.gateway}:{PROXY_PORT}",
+            "root": str(self.root),
+            "pids": {},
+        }
+        # Record before creating anything, so a crash part-way can be cleaned up.
+        self._save(state)
+        log(f"network {net.subnet}: host {net.host_address}, machine side {net.gateway}")
+        net.create()
+        self._prepare_root(cached, state)
+        state["pids"]["tinyproxy"] = self._start_proxy(net)
+        self._save(state)
+        state["pids"]["nspawn"] = self._boot(net)
+        self._save(state)
+        self._wait_for_ssh(state)
+        secrets.ensure(self.dir, state)
+        self._write_inventory(state)
+        log(f"{self.name} is up at {state['address']}")
+        return state
+
+    def down(self, quiet: bool = False) -> None:
+        state = self.state()
+        if not state:
+            if not quiet:
+                log(f"{self.name}: nothing to take down")
+            return
+        pids = state.get("pids", {})
+        stop(pids.get("nspawn"), str(self.root), grace=30)
+        stop(pids.get("tinyproxy"), str(self.dir / "tinyproxy.conf"))
+        self._unmount_leftovers()
+        self.network(state).destroy()
+        shutil.rmtree(RUNTIME_ROOT / self.name, ignore_errors=True)
+        for generated in ("state.json", "inventory.py", "known_hosts"):
+            (self.dir / generated).unlink(missing_ok=True)
+        if not quiet:
+            log(f"{self.name} is down; nothing left behind")
+
+    def status(self) -> int:
+        state = self.state()
+        if not state:
+            print(f"{self.name}: not created")
+            return 1
+        up = self.running(state) and self.ssh_ok(state)
+        print(f"sandbox {self.name}: {'running' if up else 'NOT running'} (state in {self.state_file})")
+        print(f"  address     {state['address']}  (domain {state['domain']}, network {state['subnet']})")
+        print(f"  ssh         python -m tests.sandbox ssh {self.name}")
+        print(f"              ssh -i {state['ssh_key']} -o UserKnownHostsFile={state['known_hosts']} "
+              f"{state['ssh_user']}@{state['address']}")
+        print(f"  app         python -m tests.sandbox ssh {self.name} -- curl -s http://127.0.0.1:3000/health")
+        print(f"  web         curl --resolve {state['domain']}:443:{state['address']} "
+              f"https://{state['domain']}/health")
+        return 0 if up else 1
+
+    def ssh_argv(self, state: dict, *command: str) -> list[str]:
+        return ["ssh", "-i", state["ssh_key"], "-o", f"UserKnownHostsFile={state['known_hosts']}",
+                *SSH_OPTIONS, f"{state['ssh_user']}@{state['address']}", *command]
+
+    def ssh_ok(self, state: dict) -> bool:
+        return subprocess.run(self.ssh_argv(state, "true"), capture_output=True).returncode == 0
+
+    # -- pieces ----------------------------------------------------------------
+    def _save(self, state: dict) -> None:
+        self.state_file.write_text(json.dumps(state, indent=2) + "\n")
+
+    def _prepare_root(self, cached: Path, state: dict) -> None:
+        shutil.rmtree(self.root.parent, ignore_errors=True)
+        self.root.parent.mkdir(parents=True)
+        subprocess.run(["cp", "-a", "--reflink=auto", str(cached), str(self.root)], check=True)
+        key = Path(state["ssh_key"])
+        if not key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"sandbox-{self.name}",
+                            "-f", str(key)], check=True)
+        ssh_dir = self.root / "root/.ssh"
+        ssh_dir.mkdir(mode=0o700, exist_ok=True)
+        (ssh_dir / "authorized_keys").write_text(key.with_suffix(".pub").read_text())
+        (ssh_dir / "authorized_keys").chmod(0o600)
+        subprocess.run(["ssh-keygen", "-A", "-f", str(self.root)], check=True, stdout=subprocess.DEVNULL)
+        (self.root / "etc/hostname").write_text(self.name + "\n")
+        (self.root / "etc/hosts").write_text(
+            f"127.0.0.1 localhost\n127.0.1.1 {self.name}\n{state['address']} {state['domain']}\n")
+        (self.root / "etc/resolv.conf").unlink(missing_ok=True)
+        (self.root / "etc/resolv.conf").write_text("# the sandbox has no DNS; apt and pip go through the proxy\n")
+
+    def _start_proxy(self, net: Network) -> int:
+        conf = self.dir / "tinyproxy.conf"
+        conf.write_text(
+            "User nobody\nGroup nogroup\n"
+            f"Listen {net.gateway}\nPort {PROXY_PORT}\nTimeout 600\n"
+            f"Allow {net.subnet}\nConnectPort 443\nMaxClients 100\nLogLevel Warning\n")
+        return start(["tinyproxy", "-d", "-c", str(conf)], self.dir / "tinyproxy.log")
+
+    def _boot(self, net: Network) -> int:
+        return start(
+            ["systemd-nspawn", "-D", str(self.root), "--boot", "--register=no", "--keep-unit",
+             f"--network-namespace-path=/run/netns/{net.host_netns}", "--capability=CAP_NET_ADMIN",
+             "-M", self.name, "--resolv-conf=off", "--timezone=off", "--link-journal=no",
+             "--console=passive"],
+            self.dir / "nspawn.log",
+            # ufw and the deploys write /proc/sys/net; the rest of /proc/sys stays read-only.
+            env={"SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"},
+        )
+
+    def _wait_for_ssh(self, state: dict, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running(state):
+                time.sleep(1)  # look twice: a just-started nspawn has been seen to look gone once
+            if not self.running(state):
+                raise SystemExit(f"sandbox: the container exited during boot; see {self.dir / 'nspawn.log'}")
+            scan = subprocess.run(["ssh-keyscan", "-T", "2", "-t", "ed25519", state["address"]],
+                                  capture_output=True, text=True)
+            if scan.stdout.strip():
+                Path(state["known_hosts"]).write_text(scan.stdout)
+                booted = subprocess.run(self.ssh_argv(state, "systemctl", "is-system-running", "--wait"),
+                                        capture_output=True, text=True)
+                log(f"systemd inside says: {booted.stdout.strip() or booted.stderr.strip()}")
+                if booted.stdout.strip() == "running":
+                    return
+                failed = subprocess.run(self.ssh_argv(state, "systemctl", "--failed", "--no-legend"),
+                                        capture_output=True, text=True).stdout
+                raise SystemExit(f"sandbox: the host booted degraded; failed units:\n{failed}")
+            time.sleep(1)
+        raise SystemExit(f"sandbox: no SSH on {state['address']} after {timeout:.0f}s")
+
+    def _unmount_leftovers(self) -> None:
+        mounts = Path("/proc/mounts").read_text().splitlines()
+        targets = [line.split()[1] for line in mounts if line.split()[1].startswith(str(RUNTIME_ROOT / self.name))]
+        for target in sorted(targets, key=len, reverse=True):
+            subprocess.run(["umount", "-l", target], check=False)
+
+    def _write_inventory(self, state: dict) -> None:
+        extra_cas = [ca.read_text() for ca in sorted(rootfs.EXTRA_CA_DIR.glob("*.crt"))]
+        host_data = {
+            "ssh_user": state["ssh_user"],
+            "ssh_key": state["ssh_key"],
+            "ssh_known_hosts_file": state["known_hosts"],
+            "ssh_strict_host_key_checking": "yes",
+            "apt_proxy": state["proxy"],
+            "https_proxy": state["proxy"],
+            "extra_ca_certs": extra_cas,
+            "domain": state["domain"],
+            "admin_ips": [state["gateway"]],
+            "secrets_file": str(self.dir / "secrets.env"),
+            "sandbox": True,
+        }
+        (self.dir / "inventory.py").write_text(
+            "# Generated by `python -m tests.sandbox up`; do not edit.\n"
+            f"sandbox = [({state['address']!r}, {host_data!r})]\n")

@@ -1,0 +1,44 @@
+"""The sandbox's own generated secrets, in `.sandbox/secrets.env` (mode 0600).
+
+Existing values are kept across `up`, so a rebuilt host gets the same secrets
+and an encrypted backup from an earlier host still restores.
+"""
+
+import base64
+import secrets as random
+from pathlib import Path
+
+
+def _token() -> str:
+    return random.token_urlsafe(32)
+
+
+GENERATORS = {
+    "DB_PASSWORD": _token,
+    "APP_ID": lambda: str(random.randbelow(10**15) + 10**15),
+    "APP_SECRET": lambda: random.token_hex(16),
+    "VERIFY_TOKEN": _token,
+    "OAUTH_STATE_SECRET": _token,
+    "SESSION_SECRET": _token,
+    "TOKEN_ENCRYPTION_KEY": lambda: base64.urlsafe_b64encode(random.token_bytes(32)).decode(),
+    "REDIS_PASSWORD": _token,
+}
+
+
+def read(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def ensure(state_dir: Path, state: dict) -> Path:
+    path = state_dir / "secrets.env"
+    values = read(path)
+    for name, generate in GENERATORS.items():
+        values.setdefault(name, generate())
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text("# Sandbox secrets, generated; never commit.\n"
+                    + "".join(f"{key}={value}\n" for key, value in values.items()))
+    return path

@@ -1,0 +1,57 @@
+"""Run every test tier in order against a fresh sandbox, always tear it down,
+and fail on any tier that failed or did not run.
+
+    python -m tests.tiers            # what `make test` runs
+"""
+
+import os
+import subprocess
+import sys
+import time
+
+from tests.inventory import REPO
+from tests.pyinfra_run import PYINFRA
+from tests.sandbox.harness import state_dir
+
+PYTHON = sys.executable
+PYTEST = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider"]
+
+
+def tiers(inventory: str) -> list[tuple[str, list[str]]]:
+    return [
+        ("fast (app, no sandbox)", [*PYTEST, "tests/app"]),
+        ("sandbox up", [PYTHON, "-m", "tests.sandbox", "up"]),
+        ("first deploy of deploys/site.py", [str(PYINFRA), "-y", inventory, "deploys/site.py"]),
+        ("host checks (read-only)", [*PYTEST, "-m", "sandbox", "tests/host", f"--inventory={inventory}"]),
+        ("drills (destructive, sandbox only)", [*PYTEST, "-m", "drill", "tests/drills"]),
+    ]
+
+
+def main() -> int:
+    env = {**os.environ, "NO_SKIPS": "1"}
+    inventory = str(state_dir() / "inventory.py")
+    results = []
+    try:
+        for title, argv in tiers(inventory):
+            print(f"\n===== tier: {title} =====\n$ {' '.join(argv)}", flush=True)
+            started = time.monotonic()
+            code = subprocess.run(argv, cwd=REPO, env=env).returncode
+            # pytest exits 5 when it collected nothing: a tier that did not run.
+            outcome = "passed" if code == 0 else ("did not run (no tests)" if code == 5 else f"failed (exit {code})")
+            results.append((title, f"{outcome} in {time.monotonic() - started:.0f}s"))
+            if code != 0:
+                break
+    finally:
+        subprocess.run([PYTHON, "-m", "tests.sandbox", "down"], cwd=REPO)
+    ran = {title for title, _ in results}
+    results += [(title, "did not run (an earlier tier failed)") for title, _ in tiers(inventory) if title not in ran]
+    print("\n===== tiers =====")
+    for title, outcome in results:
+        print(f"  {title}: {outcome}")
+    passed = sum(outcome.startswith("passed") for _, outcome in results)
+    print(f"tiers: {passed} passed, {len(results) - passed} failed", flush=True)
+    return 0 if passed == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
