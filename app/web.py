@@ -102,6 +102,10 @@ def _install_request_hooks(app: Flask) -> None:
         })
         return response
 
+    @app.teardown_request
+    def forget_request_id(exc):
+        request_id_var.set(None)  # lines logged between requests must not inherit it
+
 
 def _install_error_handlers(app: Flask) -> None:
     def render(status: int, message: str):
