@@ -68,7 +68,7 @@ class RedisSessionInterface(SessionInterface):
             return
         session.sid = session.sid or secrets.token_urlsafe(32)
         ttl = int(app.permanent_session_lifetime.total_seconds())
-        self.redis.setex(KEY_PREFIX + session.sid, ttl, self.serializer.dumps(dict(session)))
+        self.redis.set(KEY_PREFIX + session.sid, self.serializer.dumps(dict(session)), ex=ttl)
         response.set_cookie(
             name, self._signer(app).sign(session.sid).decode(),
             expires=self.get_expiration_time(app, session), httponly=self.get_cookie_httponly(app),

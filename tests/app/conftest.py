@@ -38,7 +38,7 @@ def pg():
 
 @pytest.fixture(scope="session")
 def fake_meta_server():
-    fake = FakeMeta.start()
+    fake = FakeMeta.start(app_secret=helpers.APP_SECRET)
     yield fake
     fake.stop()
 
@@ -46,7 +46,6 @@ def fake_meta_server():
 @pytest.fixture
 def meta(fake_meta_server):
     fake_meta_server.reset()
-    fake_meta_server.configure(app_secret=helpers.APP_SECRET)
     return fake_meta_server
 
 

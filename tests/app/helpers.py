@@ -19,6 +19,8 @@ from cryptography.fernet import Fernet
 from tests.fakemeta import sign
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+GUNICORN_ARGV = [str(Path(sys.executable).with_name("gunicorn")), "--config",
+                 str(REPO_ROOT / "app" / "gunicorn.conf.py"), "app.wsgi:app"]
 APP_ID = "990602627938098"
 APP_SECRET = "test-app-secret-0123456789"
 VERIFY_TOKEN = "test-verify-token-abcdef"
@@ -27,6 +29,7 @@ SESSION_SECRET = "test-session-secret-0123456789"
 ENCRYPTION_KEY = Fernet.generate_key().decode()
 REDIRECT_URI = "https://insta.example.test/oauth/callback"
 PASSWORD = "correct horse battery"
+ISO_MS_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$")
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -190,11 +193,9 @@ class Gunicorn:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 30) -> "Gunicorn":
-        gunicorn = Path(sys.executable).with_name("gunicorn")
         with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [gunicorn, "--config", REPO_ROOT / "app" / "gunicorn.conf.py", "app.wsgi:app"],
-                cwd=REPO_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(GUNICORN_ARGV, cwd=REPO_ROOT, env=self.env, stdout=log,
+                                            stderr=subprocess.STDOUT)
 
         def up():
             if self.process.poll() is not None:

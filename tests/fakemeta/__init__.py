@@ -29,7 +29,7 @@ Errors use Meta's body {"error":{"message","type","code","error_subcode",
 "fbtrace_id"}}.  An unknown or expired token gets 190.
 
 Control API (JSON in, JSON out), mirrored by methods of FakeMeta:
-  POST   /_control/reset                 forget everything
+  POST   /_control/reset                 forget everything (but --app-secret)
   POST   /_control/accounts              {user_id?, username?, ...} -> profile
   POST   /_control/tokens                {user_id, token?, expires_in?} -> {token}
   POST   /_control/settings              {token_shape: data|flat, authorize_user,
@@ -100,7 +100,8 @@ def sign(app_secret: str, body: bytes) -> str:
 
 
 class FakeMeta:
-    def __init__(self):
+    def __init__(self, app_secret: str | None = None):
+        self.default_app_secret = app_secret  # survives reset(): a start-up option
         self._lock = threading.RLock()
         self._ids = itertools.count(17841400000000001)
         self.server: ThreadingHTTPServer | None = None
@@ -108,8 +109,8 @@ class FakeMeta:
 
     # --- lifecycle -------------------------------------------------------
     @classmethod
-    def start(cls, host: str = "127.0.0.1", port: int = 0) -> "FakeMeta":
-        fake = cls()
+    def start(cls, host: str = "127.0.0.1", port: int = 0, app_secret: str | None = None) -> "FakeMeta":
+        fake = cls(app_secret)
         fake.server = ThreadingHTTPServer((host, port), _handler_for(fake))
         fake.server.daemon_threads = True
         threading.Thread(target=fake.server.serve_forever, name="fakemeta", daemon=True).start()
@@ -139,7 +140,7 @@ class FakeMeta:
             self.failures: list[dict] = []
             self.call_log: list[dict] = []
             self.settings = {"token_shape": "data", "authorize_user": None, "authorize_deny": False,
-                             "expires_in": LONG_LIVED_SECONDS, "app_secret": None,
+                             "expires_in": LONG_LIVED_SECONDS, "app_secret": self.default_app_secret,
                              "refresh_same_token": False}
 
     def add_account(self, **profile) -> dict:

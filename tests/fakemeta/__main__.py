@@ -14,9 +14,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--app-secret", help="reject token calls with another client_secret")
     args = parser.parse_args()
-    fake = FakeMeta.start(args.host, args.port)
-    if args.app_secret:
-        fake.configure(app_secret=args.app_secret)
+    fake = FakeMeta.start(args.host, args.port, app_secret=args.app_secret)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
