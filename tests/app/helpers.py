@@ -202,7 +202,7 @@ class Gunicorn:
                 raise AssertionError(f"gunicorn exited: {self.log_path.read_text()[-3000:]}")
             try:
                 return requests.get(self.url + "/health", timeout=2).status_code in (200, 503)
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or no worker booted yet
                 return False
         wait_for(up, timeout, "gunicorn to answer")
         return self
