@@ -3,7 +3,7 @@ rest; port 443 terminates TLS and proxies to the app. The site goes live only
 after `nginx -t` accepts it (deploys/lib/validated.py)."""
 
 from pyinfra import host
-from pyinfra.facts.files import File
+from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.validated import validated_template
@@ -21,13 +21,14 @@ files.directory(
     path=host.data.acme_webroot,
     mode="755",
 )
-files.template(
-    name="Error page nginx shows while the app is unreachable",
-    src="templates/var/www/errors/50x.html.j2",
-    dest="/var/www/errors/50x.html",
-    mode="644",
-    create_remote_dir=True,
-)
+for page, shown in (("403", "to addresses outside admin_ips"), ("50x", "while the app is unreachable")):
+    files.template(
+        name=f"Error page nginx shows {shown} ({page}.html)",
+        src=f"templates/var/www/errors/{page}.html.j2",
+        dest=f"/var/www/errors/{page}.html",
+        mode="644",
+        create_remote_dir=True,
+    )
 # nginx cannot start on a certificate that does not exist yet: until certbot's
 # first issue (deploys/certbot.py) a self-signed one stands at the live path.
 server.shell(
@@ -39,7 +40,7 @@ server.shell(
         f" -keyout {live_dir}/privkey.pem -out {live_dir}/fullchain.pem",
         f"chmod 600 {live_dir}/privkey.pem",
     ],
-    _if=lambda: not host.get_fact(File, path=f"{live_dir}/fullchain.pem"),
+    _if=lambda: not host.get_fact(Directory, path=live_dir),  # neither placeholder nor certbot's
 )
 default_site = files.link(
     name="Disable the distribution's default site",
