@@ -75,7 +75,7 @@ def manage_team():
         path="/root/.ssh/authorized_keys",
         content=[key for person in team for key in person["keys"]],
         present=bool(host.data.team_keys_to_root and team),
-        marker="# {mark} team keys (managed by pyinfra, deploys/ssh.py)",
+        marker="# {mark} TEAM KEYS managed by pyinfra",  # no regex metacharacters: pyinfra matches it with awk
     )
 
 

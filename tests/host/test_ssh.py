@@ -61,4 +61,4 @@ def test_team_keys_in_root_only_by_choice(host, target):
     team_keys = [key for person in target.data["team"] for key in person["keys"]]
     for key in team_keys:
         assert (key in root_keys) == bool(target.data["team_keys_to_root"]), key[:40]
-    assert ("team keys (managed by pyinfra" in root_keys) == bool(target.data["team_keys_to_root"] and team_keys)
+    assert ("TEAM KEYS managed by pyinfra" in root_keys) == bool(target.data["team_keys_to_root"] and team_keys)
