@@ -3,12 +3,13 @@
 1. Starts a throwaway PostgreSQL with durable settings (fsync and
    synchronous_commit on) and the app under gunicorn as the unit runs it,
    both on 127.0.0.1.
-2. Ingest: wrk sends N distinct, pre-signed webhook POSTs (one comment event
-   each) over C connections until the database holds all N events (or the
-   time cap).  The app answers 200 only after the event's INSERT committed.
-   wrk now and then drops a request it generated, so the bodies go round
-   and the few repeats are answered as duplicates; events/s counts only
-   distinct committed events.
+2. Ingest, twice (a new connection per request, then keep-alive): wrk sends
+   N distinct, pre-signed webhook POSTs (one comment event each) over C
+   connections until the database holds all N events (or the time cap).
+   The app answers 200 only after the event's INSERT committed.  wrk now
+   and then drops a request it generated, so the bodies go round and the
+   few repeats are answered as duplicates; events/s counts only distinct
+   committed events.
 3. Drain: one `python -m app.jobs.webhook_processor` run over those events,
    timed from process start to exit, then a second measure with two
    processors at once.
@@ -56,6 +57,7 @@ end
 
 function init(args)
   local threads, index = tonumber(args[2]), 0
+  close = args[3] == "close"
   for line in io.lines(args[1]) do
     if index %% threads == id - 1 then
       local tab = line:find("\t", 1, true)
@@ -72,8 +74,9 @@ function request()
   -- connection the server had closed), so the harness stops wrk once the
   -- database holds every event; repeats are deduplicated by the app.
   n = n %% limit + 1
-  return wrk.format("POST", "/webhook", {["Content-Type"] = "application/json",
-                                         ["X-Hub-Signature-256"] = sigs[n]}, bodies[n])
+  local headers = {["Content-Type"] = "application/json", ["X-Hub-Signature-256"] = sigs[n]}
+  if close then headers["Connection"] = "close" end
+  return wrk.format("POST", "/webhook", headers, bodies[n])
 end
 
 function done(summary, latency, requests)
@@ -107,7 +110,7 @@ def write_bodies(path: Path, accounts: list[str], count: int) -> None:
 
 
 def run_wrk(url: str, bodies: Path, threads: int, connections: int, seconds: int, workdir: Path,
-            events_stored, target: int) -> dict:
+            events_stored, target: int, keep_alive: bool = True) -> dict:
     """wrk until the database holds `target` events or `seconds` pass.
 
     wrk always sleeps out its -d duration, so it is interrupted (SIGINT makes
@@ -116,7 +119,8 @@ def run_wrk(url: str, bodies: Path, threads: int, connections: int, seconds: int
     script.write_text(WRK_SCRIPT.replace("%%", "%"))
     wrk = subprocess.Popen(
         ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--timeout", "10s",
-         "-s", str(script), f"{url}/webhook", "--", str(bodies), str(threads)],
+         "-s", str(script), f"{url}/webhook", "--", str(bodies), str(threads),
+         "keep-alive" if keep_alive else "close"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + seconds
     while wrk.poll() is None and time.monotonic() < deadline and events_stored() < target:
@@ -143,6 +147,52 @@ def queue_status(conn) -> dict:
     return dict(conn.execute("SELECT status, count(*) FROM webhook_events GROUP BY status").fetchall())
 
 
+def load_average() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def ingest_phase(server, db_url: str, bodies: Path, args, workdir: Path, keep_alive: bool) -> dict:
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("TRUNCATE webhook_events CASCADE")
+
+        def events_stored() -> int:
+            return conn.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
+        load_before = load_average()
+        wrk = run_wrk(server.url, bodies, args.threads, args.connections, args.seconds, workdir,
+                      events_stored, args.events, keep_alive)
+        stored = events_stored()
+    ok = wrk["requests"] - wrk["non2xx"]
+    result = {**wrk, "ok": ok, "stored": stored, "rate": stored / (wrk["duration_us"] / 1e6),
+              "load_before": load_before, "keep_alive": keep_alive}
+    print(f"  {'keep-alive' if keep_alive else 'connection per request'}: {stored} events committed in "
+          f"{wrk['duration_us'] / 1e6:.1f}s = {result['rate']:.0f} events/s; p50 {wrk['p50_us'] / 1000:.1f} ms, "
+          f"p99 {wrk['p99_us'] / 1000:.1f} ms; {ok} answers 200 ({ok - stored} repeats), non-2xx {wrk['non2xx']}, "
+          f"socket errors {wrk['errors']}; load average before {load_before}", flush=True)
+    return result
+
+
+def drain_phase(db_url: str, env: dict, processes: int) -> dict:
+    if processes > 1:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            reset_for_second_drain(conn)
+    load_before = load_average()
+    seconds, errors = drain(env, processes)
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        done = queue_status(conn).get("done", 0)
+        counted = conn.execute("SELECT sum(comments_count) FROM instagram_accounts").fetchone()[0]
+        span = conn.execute("SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM job_runs "
+                            "WHERE job = 'webhook_processor' AND started_at > now() - make_interval(secs => %s)",
+                            (seconds,)).fetchone()[0]
+    result = {"processes": processes, "done": done, "seconds": seconds, "rate": done / seconds,
+              "inner_rate": done / float(span) if span else 0.0, "counted": counted, "load_before": load_before}
+    print(f"  {processes} processor(s): {done} events in {seconds:.2f}s = {result['rate']:.0f} events/s "
+          f"({result['inner_rate']:.0f} events/s without process start-up); account counters sum {counted}",
+          flush=True)
+    for error in errors:
+        print(error, file=sys.stderr)
+    return result
+
+
 def reset_for_second_drain(conn) -> None:
     with conn.transaction():
         conn.execute("TRUNCATE instagram_comments, webhook_event_log")
@@ -155,10 +205,9 @@ def reset_for_second_drain(conn) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=20000)
-    parser.add_argument("--seconds", type=int, default=60, help="time cap of the ingest phase")
+    parser.add_argument("--seconds", type=int, default=60, help="time cap of each ingest phase")
     parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=None, help="WEB_CONCURRENCY (default: the app's)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads")
     parser.add_argument("--no-report", action="store_true", help="do not rewrite docs/performance.md")
     args = parser.parse_args()
     if not shutil.which("wrk"):
@@ -176,57 +225,27 @@ def main() -> int:
             accounts = [helpers.seed_account(conn, fake, username=f"bench{i}")[0] for i in range(ACCOUNTS)]
         env = helpers.app_env(db_url, fake, workdir / "logs", PORT=free_port(), NODE_ENV="production",
                               LOG_LEVEL="info")
-        extra = {"WEB_CONCURRENCY": str(args.workers)} if args.workers else {}
-        server = helpers.Gunicorn(env, workdir / "gunicorn.out", **extra).start()
+        server = helpers.Gunicorn(env, workdir / "gunicorn.out").start()
         bodies = workdir / "bodies.txt"
         write_bodies(bodies, accounts, args.events)
 
-        print(f"ingest: {args.events} signed webhook POSTs, {args.connections} connections, cap {args.seconds}s",
+        print(f"ingest: {args.events} signed webhook POSTs over {args.connections} connections, cap {args.seconds}s",
               flush=True)
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            def events_stored() -> int:
-                return conn.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
-            ingest = run_wrk(server.url, bodies, args.threads, args.connections, args.seconds, workdir,
-                             events_stored, args.events)
-            stored = events_stored()
-        ok = ingest["requests"] - ingest["non2xx"]
-        ingest_rate = stored / (ingest["duration_us"] / 1e6)
+        # The keep-alive run goes last: its events are the ones the processor drains.
+        ingests = [ingest_phase(server, db_url, bodies, args, workdir, keep_alive) for keep_alive in (False, True)]
         server.stop()
         server = None
-        print(f"  {stored} events committed in {ingest['duration_us'] / 1e6:.1f}s = {ingest_rate:.0f} events/s; "
-              f"p50 {ingest['p50_us'] / 1000:.1f} ms, p99 {ingest['p99_us'] / 1000:.1f} ms; {ok} answers 200 "
-              f"({ok - stored} repeats), non-2xx {ingest['non2xx']}, socket errors {ingest['errors']}", flush=True)
+        print("drain:", flush=True)
+        drains = [drain_phase(db_url, env, processes) for processes in (1, 2)]
 
-        drains = {}
-        for processes in (1, 2):
-            if processes > 1:
-                with psycopg.connect(db_url, autocommit=True) as conn:
-                    reset_for_second_drain(conn)
-            seconds, errors = drain(env, processes)
-            with psycopg.connect(db_url, autocommit=True) as conn:
-                done = queue_status(conn).get("done", 0)
-                comments = conn.execute("SELECT sum(comments_count) FROM instagram_accounts").fetchone()[0]
-                span = conn.execute("SELECT extract(epoch FROM max(finished_at) - min(started_at)) FROM job_runs "
-                                    "WHERE job = 'webhook_processor' AND started_at > now() - make_interval("
-                                    "secs => %s)", (seconds,)).fetchone()[0]
-            drains[processes] = {"done": done, "seconds": seconds, "rate": done / seconds,
-                                 "inner_rate": done / float(span) if span else 0.0, "errors": errors,
-                                 "counted": comments}
-            print(f"drain with {processes} processor(s): {done} events in {seconds:.2f}s = "
-                  f"{done / seconds:.0f} events/s ({drains[processes]['inner_rate']:.0f} events/s without process "
-                  f"start-up); account counters sum {comments}", flush=True)
-            for error in errors:
-                print(error, file=sys.stderr)
-
-        results = {"ingest": ingest, "ok": ok, "stored": stored, "ingest_rate": ingest_rate, "drains": drains,
-                   "args": vars(args), "workers": args.workers or min(2 * (os.cpu_count() or 1) + 1, 8),
-                   "machine": machine()}
-        passed = (stored == args.events and ingest["non2xx"] == 0 and ingest_rate >= TARGET_INGEST
-                  and drains[1]["rate"] >= TARGET_DRAIN and all(d["counted"] == d["done"] for d in drains.values()))
+        main_ingest, main_drain = ingests[-1], drains[0]
+        passed = (all(i["stored"] == args.events and i["non2xx"] == 0 for i in ingests)
+                  and all(d["counted"] == d["done"] == args.events for d in drains)
+                  and main_ingest["rate"] >= TARGET_INGEST and main_drain["rate"] >= TARGET_DRAIN)
         print(f"targets (>= {TARGET_INGEST} ingested/s, >= {TARGET_DRAIN} processed/s): "
               f"{'met' if passed else 'NOT met'}")
         if not args.no_report:
-            REPORT.write_text(report(results))
+            REPORT.write_text(report(ingests, drains, args, machine()))
             print(f"written to {REPORT.relative_to(REPO_ROOT)}")
         return 0
     finally:
@@ -234,51 +253,59 @@ def main() -> int:
             server.stop()
         fake.stop()
         pg.stop()
-        shutil.rmtree(workdir, ignore_errors=True) if not os.environ.get("BENCH_KEEP") else print(workdir)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
-def report(r: dict) -> str:
-    m, ingest, d1, d2 = r["machine"], r["ingest"], r["drains"][1], r["drains"][2]
-    a = r["args"]
-    today = dt.date.today().isoformat()
+def report(ingests: list, drains: list, args, m: dict) -> str:
+    rows = []
+    for i in reversed(ingests):
+        mode = "keep-alive (nginx with upstream keepalive)" if i["keep_alive"] else "a new connection per request"
+        rows.append(f"| Ingest, {mode} | **{i['rate']:.0f} events/s** ({i['stored']} in {i['duration_us'] / 1e6:.1f} s) "
+                    f"| {i['p50_us'] / 1000:.1f} / {i['p90_us'] / 1000:.1f} / {i['p99_us'] / 1000:.1f} / "
+                    f"{i['max_us'] / 1000:.1f} ms | {i['ok']} ({i['ok'] - i['stored']}) / {i['non2xx']} / {i['errors']} "
+                    f"| {i['load_before']} |")
+    for d in drains:
+        rows.append(f"| Drain, {d['processes']} processor process{'es' if d['processes'] > 1 else ''} "
+                    f"| **{d['rate']:.0f} events/s** ({d['done']} in {d['seconds']:.2f} s, process start to exit; "
+                    f"{d['inner_rate']:.0f}/s without start-up) | | | {d['load_before']} |")
+    table = "\n".join(rows)
     return f"""# Performance
 
 Baseline of the app (issue 3), measured by `make bench-app`, which runs
 `.venv/bin/python -m tests.bench.app_bench` from the repository root
-(options: `--events`, `--seconds`, `--connections`, `--workers`; see its docstring).
+(options: `--events`, `--seconds`, `--connections`; see its docstring).
 
 Design targets: at least {TARGET_INGEST} ingested webhook events/s and {TARGET_DRAIN} processed events/s on
 this 2-core machine.
 
-## Results ({today})
+## Results ({dt.date.today().isoformat()})
 
-| Measure | Result |
-|---|---|
-| Webhook ingest (signed POST, one event each, 200 after commit) | **{r['ingest_rate']:.0f} events/s** ({r['stored']} events in {ingest['duration_us'] / 1e6:.1f} s) |
-| Ingest latency p50 / p90 / p99 / max ({a['connections']} connections) | {ingest['p50_us'] / 1000:.1f} / {ingest['p90_us'] / 1000:.1f} / {ingest['p99_us'] / 1000:.1f} / {ingest['max_us'] / 1000:.1f} ms |
-| Answers 200 (of which repeats) / non-2xx / socket errors | {r['ok']} ({r['ok'] - r['stored']}) / {ingest['non2xx']} / {ingest['errors']} |
-| Processor drain, 1 process (process start to exit) | **{d1['rate']:.0f} events/s** ({d1['done']} in {d1['seconds']:.2f} s; {d1['inner_rate']:.0f}/s without start-up) |
-| Processor drain, 2 processes at once | {d2['rate']:.0f} events/s ({d2['done']} in {d2['seconds']:.2f} s) |
+| Measure | Rate | Latency p50 / p90 / p99 / max | Answers 200 (repeats) / non-2xx / socket errors | Load average before |
+|---|---|---|---|---|
+{table}
 
-Each figure is one run; on a shared machine expect some spread between runs.
+Each figure is one run. The machine is shared (other work may run beside the benchmark; the load
+average before each phase is shown), so expect some spread between runs.
 
 ## Set-up
 
 - Machine: {m['cpu']}, {m['memory']} RAM, {m['os']}; Python {m['python']}; {m['postgres']}; {m['wrk']}.
 - Everything on this one machine, over 127.0.0.1: PostgreSQL, gunicorn, wrk and the processor share the 2 cores.
-- PostgreSQL: a fresh cluster with default durability (`fsync=on`, `synchronous_commit=on`), so every 200 means the event is on disk.
-- gunicorn as the systemd unit starts it (`app/gunicorn.conf.py`): {r['workers']} sync workers, `NODE_ENV=production`,
-  `LOG_LEVEL=info` (one JSON access line per request to stdout and the combined log file).
-- Load: wrk, {a['threads']} thread, {a['connections']} connections, {a['events']} distinct pre-signed bodies
-  (a `comments` event each, spread over {ACCOUNTS} accounts), stopped as soon as all {a['events']} events are
-  committed (cap {a['seconds']} s). wrk now and then drops a request it generated, so the bodies go round; the
-  few repeats are answered 200 as duplicates and not counted as events.
-  gunicorn's sync workers close each connection, as behind nginx without upstream keep-alive.
+- PostgreSQL: a fresh cluster with default durability (`fsync=on`, `synchronous_commit=on`).
+- gunicorn exactly as the systemd unit starts it (`app/gunicorn.conf.py` defaults: 2 x cores + 1 = 5 `gthread`
+  workers with 4 threads each), `NODE_ENV=production`, `LOG_LEVEL=info`: one JSON access line per request to
+  stdout and to the combined log file.
 - "200 after commit": `POST /webhook` stores a delivery with one INSERT on an autocommit connection, which
-  returns only once PostgreSQL has flushed the commit to its WAL (`synchronous_commit=on`); the answer is
-  built after that.
-- Drain: `python -m app.jobs.webhook_processor` with the default batch of 500; each event inserts a comment row,
-  bumps its account's counters, is marked done and gets a `webhook_event_log` row.
+  returns only once PostgreSQL has flushed the commit to its WAL; the answer is built after that.
+- Load: wrk, {args.threads} thread, {args.connections} connections, {args.events} distinct pre-signed bodies (a
+  `comments` event each, spread over {ACCOUNTS} accounts), stopped as soon as all {args.events} events are committed
+  (cap {args.seconds} s). wrk now and then drops a request it generated, so the bodies go round; the few repeats are
+  answered 200 as duplicates and are not counted as events. The two ingest rows differ only in the connection
+  handling: behind nginx, the keep-alive row applies when the upstream block keeps connections alive
+  (`keepalive`, `proxy_http_version 1.1`, `proxy_set_header Connection ""`), the other row when it does not.
+- Drain: `python -m app.jobs.webhook_processor` (default batch of 500) over the {args.events} events of the
+  keep-alive run; each event inserts a comment row, bumps its account's counters, is marked done and gets a
+  `webhook_event_log` row. The two-process row resets the same events and runs two processors at once.
 """
 
 
