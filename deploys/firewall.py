@@ -1,16 +1,27 @@
-"""Firewall: a declarative nftables ruleset. Default drop in; the public web
-ports from anywhere; SSH only from `admin_ips`. Lockout-safe: the deploy stops
-before touching the host if the address its own SSH connection comes from is
-not among `admin_ips`."""
+"""Firewall: ufw (Debian's package). Default deny incoming; the public web
+ports from anywhere; SSH only from `admin_ips`; IPv4 and IPv6 alike.
+
+Lockout-safe: the deploy stops before touching the host if the address its
+own SSH connection comes from is not among `admin_ips`, and the SSH rules go
+in before the default deny and `ufw enable`. Declarative: a ufw rule that is
+not wanted (a stray, or an address since removed from `admin_ips`) is deleted.
+Each step runs only the `ufw` commands that the UfwState fact shows missing,
+so an unchanged host reports no change."""
 
 import ipaddress
 
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import FindInFile
 from pyinfra.facts.server import Command
-from pyinfra.operations import apt, systemd
+from pyinfra.operations import apt, server, systemd
 
-from deploys.lib.validated import validated_template
+from deploys.lib.ufw import UfwState
+from deploys.lib.validated import STAGING_DIR
+
+SSH_PORT = 22
+POLICIES = {"incoming": "deny", "outgoing": "allow", "routed": "deny"}
+OLD_RULESET = "/etc/nftables.conf"  # what the nftables version of this deploy loaded at boot
 
 admin_networks = [ipaddress.ip_network(entry, strict=False) for entry in host.data.admin_ips]
 
@@ -25,29 +36,78 @@ if not any(ssh_source in network for network in admin_networks):
                       f"({host.data.admin_ips or 'empty'}) does not admit; the rules would lock it out. "
                       "Add it to admin_ips first.")
 
+ufw = host.get_fact(UfwState)  # None until ufw is installed
+if ufw and not ufw["ipv6"]:
+    raise DeployError("firewall: /etc/default/ufw does not say IPV6=yes, so ufw leaves IPv6 unfiltered; "
+                      "set IPV6=yes there and deploy again")
+current = ufw or {"rules": [], "policies": {}, "logging": None}
+
+
+def ufw_source(network) -> str:
+    """An address or network as ufw prints it: a single host without its /32 or /128."""
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
+
+
+def missing(rules: list[str]) -> list[str]:
+    return [f"ufw {rule}" for rule in rules if rule not in current["rules"]]
+
+
+def delete_command(rule: str) -> str:
+    return f"ufw route delete {rule.removeprefix('route ')}" if rule.startswith("route ") else f"ufw delete {rule}"
+
+
+# In `ufw show added` spelling, so the fact and the wanted set compare as text.
+ssh_rules = list(dict.fromkeys(f"allow from {ufw_source(network)} to any port {SSH_PORT} proto tcp"
+                               for network in admin_networks))
+web_ports = [f"{port}/tcp" for port in host.data.public_tcp_ports]
+web_rules = [f"allow {port}" for port in web_ports]
+
 apt.packages(
-    name="Install nftables (and no second firewall manager)",
-    packages=["nftables"],
-)
-apt.packages(
-    name="Remove ufw: one firewall manager, this ruleset",
+    name="Install ufw",
     packages=["ufw"],
-    present=False,
 )
-validated_template(
-    "Firewall ruleset",
-    src="templates/etc/nftables.conf.j2",
-    dest="/etc/nftables.conf",
-    check="nft -c -f /etc/nftables.conf",
-    activate="systemctl reload-or-restart nftables",
-    mode="755",
-    admin_v4=[str(net) for net in admin_networks if net.version == 4],
-    admin_v6=[str(net) for net in admin_networks if net.version == 6],
-    public_tcp_ports=host.data.public_tcp_ports,
+server.shell(
+    name=f"Allow SSH ({SSH_PORT}/tcp) from each of admin_ips, before any default deny",
+    commands=missing(ssh_rules),
+)
+server.shell(
+    name=f"Allow the public web ports ({', '.join(web_ports)}) from anywhere",
+    commands=missing(web_rules),
+)
+server.shell(
+    name="Delete ufw rules nobody asked for (strays, addresses removed from admin_ips)",
+    commands=[delete_command(rule) for rule in current["rules"] if rule not in ssh_rules + web_rules],
+)
+server.shell(
+    name="Default policies: deny incoming, allow outgoing, deny routed",
+    commands=[f"ufw default {policy} {direction}" for direction, policy in POLICIES.items()
+              if current["policies"].get(direction) != policy],
+)
+server.shell(
+    name=f"Set ufw's logging level to {host.data.firewall_logging}",
+    commands=[] if current["logging"] == host.data.firewall_logging
+    else [f"ufw logging {host.data.firewall_logging}"],
 )
 systemd.service(
-    name="Load the ruleset at every boot (nftables.service)",
-    service="nftables",
-    enabled=True,
+    name="Stop and disable nftables.service (the earlier firewall; stopping it flushes table inet edge_firewall)",
+    service="nftables.service",
+    running=False,
+    enabled=False,
+)
+server.shell(
+    name=f"Remove the earlier firewall's ruleset ({OLD_RULESET}, table inet edge_firewall)",
+    commands=[f"rm -f {OLD_RULESET} {STAGING_DIR}{OLD_RULESET}"]
+    if host.get_fact(FindInFile, path=OLD_RULESET, pattern="table inet edge_firewall") else [],
+)
+server.shell(
+    name="Enable ufw: the rules above and the default deny take effect together",
+    commands=["ufw --force enable"],
+    # Read when it runs: stopping nftables.service above flushes every table, ufw's too.
+    _if=lambda: not host.get_fact(UfwState)["active"],
+)
+systemd.service(
+    name="Load ufw's rules at every boot (ufw.service)",
+    service="ufw.service",
     running=True,
+    enabled=True,
 )

@@ -43,6 +43,7 @@ ssh_host_key_algorithms = [  # Ed25519 and RSA with SHA-2 (no NIST curves, no SH
     "ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com", "rsa-sha2-512", "rsa-sha2-256",
 ]
 public_tcp_ports = [80, 443]  # open to anyone: HTTP (ACME and the redirect) and HTTPS
+firewall_logging = "low"  # ufw's log level: off, low (blocked packets, rate-limited), medium, high or full
 
 # --- nginx (deploys/nginx.py) ---------------------------------------------------
 app_upstream = "127.0.0.1:3000"  # where the app listens; nginx is its only client

@@ -1,47 +1,70 @@
-"""deploys/firewall.py, as the host shows it. Read-only: safe against production."""
+"""deploys/firewall.py, as ufw on the host shows it (`ufw status verbose`).
+Read-only: safe against production."""
 
 import ipaddress
-import json
+import re
 
 import pytest
 
 
 @pytest.fixture(scope="module")
-def input_chain(host) -> dict:
-    ruleset = json.loads(host.check_output("nft -j list table inet edge_firewall"))["nftables"]
-    chain = next(item["chain"] for item in ruleset if "chain" in item and item["chain"]["name"] == "input")
-    rules = [item["rule"] for item in ruleset if "rule" in item and item["rule"]["chain"] == "input"]
-    return {"policy": chain["policy"], "rules": rules, "text": host.check_output("nft list chain inet edge_firewall input")}
+def status(host) -> dict:
+    """`ufw status verbose`: its header fields by name, and its rules as (to, action, from)."""
+    header, _, table = host.check_output("ufw status verbose").partition("\n\n")
+    rows = table.splitlines()[2:]  # below "To  Action  From" and its underline
+    return {"fields": dict(line.split(": ", 1) for line in header.splitlines()),
+            "rules": [tuple(re.split(r"\s{2,}", row.strip())) for row in rows]}
 
 
-def test_ruleset_loaded_and_loaded_at_boot(host):
-    assert host.service("nftables").is_enabled
-    assert host.service("nftables").is_running
-    assert host.run("nft -c -f /etc/nftables.conf").rc == 0
-    assert not host.package("ufw").is_installed
+def test_active_and_loaded_at_boot(host, status):
+    assert host.package("ufw").is_installed
+    assert host.service("ufw").is_enabled
+    assert status["fields"]["Status"] == "active"
 
 
-def test_default_drop_in(input_chain):
-    assert input_chain["policy"] == "drop"
+def test_default_policies(host, status):
+    # ufw shows "disabled (routed)" while the kernel forwards nothing; the policy is in its config.
+    assert re.fullmatch(r"deny \(incoming\), allow \(outgoing\), (deny|disabled) \(routed\)",
+                        status["fields"]["Default"]), status["fields"]["Default"]
+    assert host.file("/etc/default/ufw").contains('^DEFAULT_FORWARD_POLICY="DROP"$')
 
 
-def test_ssh_only_from_admin_ips(input_chain, target):
-    ssh_rules = [line.strip() for line in input_chain["text"].splitlines() if "dport 22 " in line + " "]
-    assert ssh_rules, "no SSH rule"
-    admitted = set()
-    for rule in ssh_rules:
-        assert "saddr" in rule, f"SSH open to everyone: {rule}"
-        admitted |= {ipaddress.ip_network(token.strip("{},"), strict=False)
-                     for token in rule.split("saddr", 1)[1].split("tcp", 1)[0].split() if token.strip("{},")}
-    assert admitted == {ipaddress.ip_network(entry, strict=False) for entry in target.data["admin_ips"]}
+def test_ipv6_filtered_too(host):
+    assert host.file("/etc/default/ufw").contains("^IPV6=yes$")
 
 
-def test_public_ports_open_to_all(input_chain, target):
-    ports = ", ".join(str(port) for port in target.data["public_tcp_ports"])
-    assert any(f"tcp dport {{ {ports} }} accept" in line and "saddr" not in line
-               for line in input_chain["text"].splitlines()), input_chain["text"]
+def test_logging(status, target):
+    level = target.data["firewall_logging"]
+    assert status["fields"]["Logging"] == ("off" if level == "off" else f"on ({level})")
+
+
+def test_ssh_only_from_admin_ips(status, target):
+    ssh_sources = [source for to, action, source in status["rules"] if to in ("22/tcp", "22/tcp (v6)")]
+    assert not [source for source in ssh_sources if source.startswith("Anywhere")], "SSH open to everyone"
+    assert {ipaddress.ip_network(source) for source in ssh_sources} == \
+        {ipaddress.ip_network(entry, strict=False) for entry in target.data["admin_ips"]}
+
+
+def test_public_ports_open_to_all(status, target):
+    for port in target.data["public_tcp_ports"]:
+        assert (f"{port}/tcp", "ALLOW IN", "Anywhere") in status["rules"]
+        assert (f"{port}/tcp (v6)", "ALLOW IN", "Anywhere (v6)") in status["rules"]
+
+
+def test_no_other_rules(status, target):
+    public = {f"{port}/tcp{v6}" for port in target.data["public_tcp_ports"] for v6 in ("", " (v6)")}
+    others = [rule for rule in status["rules"] if rule[0] not in public | {"22/tcp", "22/tcp (v6)"}]
+    assert others == []
+    assert {action for _, action, _ in status["rules"]} == {"ALLOW IN"}
 
 
 @pytest.mark.parametrize("port", [3000, 5432, 6379])
-def test_private_ports_not_opened(input_chain, port):
-    assert f"{port}" not in input_chain["text"]
+def test_private_ports_not_opened(status, port):
+    assert not [to for to, _, _ in status["rules"] if to.split("/")[0] == str(port)]
+
+
+def test_earlier_nftables_firewall_retired(host):
+    assert not host.service("nftables").is_enabled
+    assert not host.service("nftables").is_running
+    ruleset = host.file("/etc/nftables.conf")
+    assert not (ruleset.exists and ruleset.contains("edge_firewall"))

@@ -1,0 +1,49 @@
+"""ufw as a pyinfra fact. pyinfra has no ufw operations: deploys/firewall.py
+compares this fact with the wanted state and runs only the `ufw` commands
+that close the gap, so an unchanged host reports no change."""
+
+from pyinfra.api import FactBase
+
+SECTION = "--pyinfra-ufw-section--"
+POLICY_WORDS = {"ACCEPT": "allow", "DROP": "deny", "REJECT": "reject"}  # /etc/default/ufw's words, ufw's words
+
+
+class UfwState(FactBase):
+    """ufw as it runs and as it is configured; None where ufw is not installed.
+
+        {"active": True,                   # its chains are loaded (`ufw status`)
+         "rules": ["allow 80/tcp", ...],   # the user rules as `ufw show added` spells them, minus "ufw "
+         "policies": {"incoming": "deny", "outgoing": "allow", "routed": "deny"},
+         "logging": "low",
+         "ipv6": True}
+
+    Policies, logging and IPv6 come from ufw's own files (/etc/default/ufw,
+    /etc/ufw/ufw.conf): `ufw status verbose` shows them only while ufw is
+    active, and shows "disabled (routed)" whatever the routed policy while the
+    kernel forwards nothing.
+    """
+
+    def requires_command(self) -> str:
+        return "ufw"
+
+    def command(self) -> str:
+        return (f"ufw status && echo {SECTION} && ufw show added && echo {SECTION} "
+                "&& cat /etc/default/ufw /etc/ufw/ufw.conf")
+
+    def process(self, output: list[str]) -> dict:
+        status, added, config_lines = "\n".join(output).split(SECTION)
+        config = {}
+        for line in config_lines.splitlines():
+            key, equals, value = line.strip().partition("=")
+            if equals and not key.startswith("#"):
+                config[key] = value.strip('"')
+        return {
+            "active": status.strip().splitlines()[0] == "Status: active",
+            "rules": [line.strip().removeprefix("ufw ") for line in added.splitlines()
+                      if line.strip().startswith("ufw ")],
+            "policies": {direction: POLICY_WORDS.get(config.get(f"DEFAULT_{chain}_POLICY", ""))
+                         for direction, chain in (("incoming", "INPUT"), ("outgoing", "OUTPUT"),
+                                                  ("routed", "FORWARD"))},
+            "logging": config.get("LOGLEVEL"),
+            "ipv6": config.get("IPV6") == "yes",
+        }
