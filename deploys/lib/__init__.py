@@ -1,0 +1,1 @@
+"""Helpers shared by the deploys: secrets, facts and operations pyinfra lacks."""
