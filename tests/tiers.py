@@ -42,9 +42,12 @@ def main() -> int:
             if code != 0:
                 break
     finally:
-        subprocess.run([PYTHON, "-m", "tests.sandbox", "down"], cwd=REPO)
+        # down fails, naming them, if it left anything behind.
+        code = subprocess.run([PYTHON, "-m", "tests.sandbox", "down"], cwd=REPO).returncode
+        results.append(("sandbox down, nothing left behind", "passed" if code == 0 else f"failed (exit {code})"))
     ran = {title for title, _ in results}
-    results += [(title, "did not run (an earlier tier failed)") for title, _ in tiers(inventory) if title not in ran]
+    results[-1:-1] = [(title, "did not run (an earlier tier failed)")
+                      for title, _ in tiers(inventory) if title not in ran]
     print("\n===== tiers =====")
     for title, outcome in results:
         print(f"  {title}: {outcome}")

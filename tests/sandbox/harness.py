@@ -6,6 +6,8 @@ network namespace of its own, starts the machine-side services the host needs
 secrets that operators and tests read. `down` removes every piece again.
 """
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -33,6 +35,15 @@ def state_dir() -> Path:
     return Path(os.environ.get("SANDBOX_STATE", REPO / ".sandbox"))
 
 
+@contextlib.contextmanager
+def allocation_lock():
+    """Two `up`s at once must not pick the same free subnet."""
+    RUNTIME_ROOT.mkdir(parents=True, exist_ok=True)
+    with open(RUNTIME_ROOT / ".allocation.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def log(message: str) -> None:
     print(f"sandbox: {message}", flush=True)
 
@@ -56,8 +67,12 @@ class Sandbox:
     def network(self, state: dict) -> Network:
         return Network(self.name, state["subnet_index"])
 
+    def process_markers(self) -> dict[str, str]:
+        """What each started process's command line contains, so pid reuse can't fool us."""
+        return {"nspawn": str(self.root), "tinyproxy": str(self.dir / "tinyproxy.conf")}
+
     def running(self, state: dict) -> bool:
-        return bool(state) and is_ours(state.get("pids", {}).get("nspawn"), str(self.root))
+        return bool(state) and is_ours(state.get("pids", {}).get("nspawn"), self.process_markers()["nspawn"])
 
     # -- commands --------------------------------------------------------------
     def up(self) -> dict:
@@ -68,27 +83,13 @@ class Sandbox:
         self.down(quiet=True)
         self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         cached = rootfs.ensure_cached_rootfs(log)
-        net = Network(self.name, free_index())
-        state = {
-            "name": self.name,
-            "address": net.host_address,
-            "gateway": net.gateway,
-            "outside_address": net.outside_address,
-            "outside_netns": net.outside_netns,
-            "subnet": net.subnet,
-            "subnet_index": net.index,
-            "ssh_user": "root",
-            "ssh_key": str(self.dir / "id_ed25519"),
-            "known_hosts": str(self.dir / "known_hosts"),
-            "domain": f"{self.name}.sandbox.test",
-            "proxy": f"http://{net.gateway}:{PROXY_PORT}",
-            "root": str(self.root),
-            "pids": {},
-        }
-        # Record before creating anything, so a crash part-way can be cleaned up.
-        self._save(state)
-        log(f"network {net.subnet}: host {net.host_address}, machine side {net.gateway}")
-        net.create()
+        with allocation_lock():
+            net = Network(self.name, free_index())
+            state = self._new_state(net)
+            # Recorded before anything is created, so a crash part-way can be cleaned up.
+            self._save(state)
+            log(f"network {net.subnet}: host {net.host_address}, machine side {net.gateway}")
+            net.create()
         self._prepare_root(cached, state)
         state["pids"]["tinyproxy"] = self._start_proxy(net)
         self._save(state)
@@ -106,16 +107,29 @@ class Sandbox:
             if not quiet:
                 log(f"{self.name}: nothing to take down")
             return
-        pids = state.get("pids", {})
-        stop(pids.get("nspawn"), str(self.root), grace=30)
-        stop(pids.get("tinyproxy"), str(self.dir / "tinyproxy.conf"))
-        self._unmount_leftovers()
+        for role, pid in state.get("pids", {}).items():
+            stop(pid, self.process_markers()[role], grace=30)
+        self._unmount(RUNTIME_ROOT / self.name)
         self.network(state).destroy()
         shutil.rmtree(RUNTIME_ROOT / self.name, ignore_errors=True)
         for generated in ("state.json", "inventory.py", "known_hosts"):
             (self.dir / generated).unlink(missing_ok=True)
+        leftovers = self.leftovers(state)
+        if leftovers:
+            raise SystemExit("sandbox: down left these behind: " + "; ".join(leftovers))
         if not quiet:
             log(f"{self.name} is down; nothing left behind")
+
+    def leftovers(self, state: dict) -> list[str]:
+        """Anything of this sandbox still on the machine: processes, mounts, links, namespaces."""
+        found = [f"process {pid} ({role})" for role, pid in state.get("pids", {}).items()
+                 if is_ours(pid, self.process_markers()[role])]
+        found += [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
+                  if str(RUNTIME_ROOT / self.name) in line]
+        net = self.network(state)
+        found += [f"link or namespace of {net.subnet}"] if net.exists() else []
+        found += [str(RUNTIME_ROOT / self.name)] if (RUNTIME_ROOT / self.name).exists() else []
+        return found
 
     def status(self) -> int:
         state = self.state()
@@ -141,6 +155,24 @@ class Sandbox:
         return subprocess.run(self.ssh_argv(state, "true"), capture_output=True).returncode == 0
 
     # -- pieces ----------------------------------------------------------------
+    def _new_state(self, net: Network) -> dict:
+        return {
+            "name": self.name,
+            "address": net.host_address,
+            "gateway": net.gateway,
+            "outside_address": net.outside_address,
+            "outside_netns": net.outside_netns,
+            "subnet": net.subnet,
+            "subnet_index": net.index,
+            "ssh_user": "root",
+            "ssh_key": str(self.dir / "id_ed25519"),
+            "known_hosts": str(self.dir / "known_hosts"),
+            "domain": f"{self.name}.sandbox.test",
+            "proxy": f"http://{net.gateway}:{PROXY_PORT}",
+            "root": str(self.root),
+            "pids": {},
+        }
+
     def _save(self, state: dict) -> None:
         self.state_file.write_text(json.dumps(state, indent=2) + "\n")
 
@@ -204,9 +236,10 @@ class Sandbox:
             time.sleep(1)
         raise SystemExit(f"sandbox: no SSH on {state['address']} after {timeout:.0f}s")
 
-    def _unmount_leftovers(self) -> None:
+    @staticmethod
+    def _unmount(below: Path) -> None:
         mounts = Path("/proc/mounts").read_text().splitlines()
-        targets = [line.split()[1] for line in mounts if line.split()[1].startswith(str(RUNTIME_ROOT / self.name))]
+        targets = [line.split()[1] for line in mounts if line.split()[1].startswith(str(below))]
         for target in sorted(targets, key=len, reverse=True):
             subprocess.run(["umount", "-l", target], check=False)
 
