@@ -8,13 +8,13 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, postgres, server, systemd
 
 from deploys.lib import secrets
-from deploys.lib.facts import MemTotalMb
+from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
 from deploys.lib.operations import postgres_role_password
 
 # The PostgreSQL major each release ships. Debian hosts use theirs; Ubuntu hosts
 # get host.data.postgres_version, from the PGDG repository when theirs differs.
 DISTRO_MAJORS = {("Debian", 12): 15, ("Debian", 13): 17, ("Ubuntu", 22): 14, ("Ubuntu", 24): 16}
-AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres"}
+AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres", "_chdir": "/"}
 
 
 def postgres_plan() -> tuple[int, bool]:
@@ -81,8 +81,9 @@ def configure_postgres(major: int):
     # The server parses the files on disk; refuse to restart or reload into errors.
     server.shell(
         name="Validate the PostgreSQL configuration before applying it",
+        # 'setting could not be applied' only means it needs the restart that follows.
         commands=["errors=$(psql -XAtc \"SELECT sourcefile || ':' || sourceline || ': ' || error "
-                  "FROM pg_file_settings WHERE error IS NOT NULL UNION ALL "
+                  "FROM pg_file_settings WHERE error <> 'setting could not be applied' UNION ALL "
                   "SELECT 'pg_hba.conf:' || line_number || ': ' || error "
                   "FROM pg_hba_file_rules WHERE error IS NOT NULL\") && "
                   "test -z \"$errors\" || { echo \"$errors\" >&2; exit 1; }"],
@@ -90,16 +91,18 @@ def configure_postgres(major: int):
         **AS_POSTGRES,
     )
     systemd.service(
-        name="Restart PostgreSQL for the changed settings",
-        service="postgresql",
-        restarted=True,
-        _if=conf.did_change,
-    )
-    systemd.service(
-        name="Reload PostgreSQL for the changed pg_hba.conf",
+        name="Reload PostgreSQL for the changed configuration",
         service="postgresql",
         reloaded=True,
-        _if=lambda: hba.did_change() and not conf.did_change(),
+        _if=lambda: conf.did_change() or hba.did_change(),
+    )
+    # Asked of the server, not of this run's changes, so a setting left pending
+    # by an interrupted earlier run still gets its restart.
+    systemd.service(
+        name="Restart PostgreSQL for settings that need it (shared_buffers, port...)",
+        service="postgresql",
+        restarted=True,
+        _if=lambda: host.get_fact(PostgresPendingRestart, **AS_POSTGRES),
     )
 
 

@@ -8,5 +8,6 @@ from pyinfra import local
 
 for concern in (
     "base",
+    "postgres",
 ):
     local.include(f"deploys/{concern}.py")
