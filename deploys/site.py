@@ -9,5 +9,10 @@ from pyinfra import local
 for concern in (
     "base",
     "postgres",
+    "redis",
+    "app",
+    "logs",
+    "services",
+    "backups",
 ):
     local.include(f"deploys/{concern}.py")

@@ -71,3 +71,4 @@ restore_backup = None  # restore.py: file name of the backup to restore; None pi
 # --- Redis (deploys/redis.py) -----------------------------------------------
 redis_enabled = False  # run redis-server for sessions and rate limits (REDIS_URL); password REDIS_PASSWORD
 redis_port = 6379  # bound to 127.0.0.1 only
+redis_maxmemory = "256mb"  # memory cap; when full, writes fail rather than sessions being evicted

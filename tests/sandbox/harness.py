@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from .processes import is_ours, start, stop
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_ROOT = Path("/var/lib/insta-sandbox")
 PROXY_PORT = 3128
+FAKEMETA_PORT = 8081
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes")
 
 
@@ -42,6 +44,12 @@ def allocation_lock():
     with open(RUNTIME_ROOT / ".allocation.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def fakemeta_urls(base: str) -> dict:
+    """The app's Meta endpoints, all served by tests.fakemeta."""
+    return {"INSTAGRAM_AUTHORIZE_URL": f"{base}/oauth/authorize",
+            "INSTAGRAM_API_BASE": base, "INSTAGRAM_GRAPH_BASE": base}
 
 
 def log(message: str) -> None:
@@ -67,12 +75,13 @@ class Sandbox:
     def network(self, state: dict) -> Network:
         return Network(self.name, state["subnet_index"])
 
-    def process_markers(self) -> dict[str, str]:
+    def process_markers(self, state: dict) -> dict[str, str]:
         """What each started process's command line contains, so pid reuse can't fool us."""
-        return {"nspawn": str(self.root), "tinyproxy": str(self.dir / "tinyproxy.conf")}
+        return {"nspawn": str(self.root), "tinyproxy": str(self.dir / "tinyproxy.conf"),
+                "fakemeta": f"tests.fakemeta --host {state.get('gateway')} "}
 
     def running(self, state: dict) -> bool:
-        return bool(state) and is_ours(state.get("pids", {}).get("nspawn"), self.process_markers()["nspawn"])
+        return bool(state) and is_ours(state.get("pids", {}).get("nspawn"), self.process_markers(state)["nspawn"])
 
     # -- commands --------------------------------------------------------------
     def up(self) -> dict:
@@ -92,11 +101,13 @@ class Sandbox:
             net.create()
         self._prepare_root(cached, state)
         state["pids"]["tinyproxy"] = self._start_proxy(net)
+        state["pids"]["fakemeta"] = self._start_fakemeta(net)
         self._save(state)
         state["pids"]["nspawn"] = self._boot(net)
         self._save(state)
         self._wait_for_ssh(state)
         secrets.ensure(self.dir, state)
+        secrets.ensure_backup_key(self.dir)
         self._write_inventory(state)
         log(f"{self.name} is up at {state['address']}")
         return state
@@ -108,7 +119,7 @@ class Sandbox:
                 log(f"{self.name}: nothing to take down")
             return
         for role, pid in state.get("pids", {}).items():
-            stop(pid, self.process_markers()[role], grace=30)
+            stop(pid, self.process_markers(state)[role], grace=30)
         self._unmount(RUNTIME_ROOT / self.name)
         self.network(state).destroy()
         shutil.rmtree(RUNTIME_ROOT / self.name, ignore_errors=True)
@@ -123,7 +134,7 @@ class Sandbox:
     def leftovers(self, state: dict) -> list[str]:
         """Anything of this sandbox still on the machine: processes, mounts, links, namespaces."""
         found = [f"process {pid} ({role})" for role, pid in state.get("pids", {}).items()
-                 if is_ours(pid, self.process_markers()[role])]
+                 if is_ours(pid, self.process_markers(state)[role])]
         found += [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
                   if str(RUNTIME_ROOT / self.name) in line]
         net = self.network(state)
@@ -203,6 +214,11 @@ class Sandbox:
             f"Allow {net.subnet}\nConnectPort 443\nMaxClients 100\nLogLevel Warning\n")
         return start(["tinyproxy", "-d", "-c", str(conf)], self.dir / "tinyproxy.log")
 
+    def _start_fakemeta(self, net: Network) -> int:
+        """The fake Meta API the host's app talks to instead of Meta (unreachable from here)."""
+        return start([sys.executable, "-m", "tests.fakemeta", "--host", net.gateway, "--port", str(FAKEMETA_PORT)],
+                     self.dir / "fakemeta.log", cwd=REPO)
+
     def _boot(self, net: Network) -> int:
         return start(
             ["systemd-nspawn", "-D", str(self.root), "--boot", "--register=no", "--keep-unit",
@@ -256,6 +272,9 @@ class Sandbox:
             "domain": state["domain"],
             "admin_ips": [state["gateway"]],
             "secrets_file": str(self.dir / "secrets.env"),
+            "backup_recipient": secrets.backup_recipient(self.dir),
+            "backup_identity_file": str(self.dir / secrets.BACKUP_KEY),
+            "meta_base_urls": fakemeta_urls(f"http://{state['gateway']}:{FAKEMETA_PORT}"),
             "sandbox": True,
         }
         (self.dir / "inventory.py").write_text(
