@@ -10,23 +10,9 @@ from pyinfra.operations import apt, files, postgres, server, systemd
 from deploys.lib import secrets
 from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
 from deploys.lib.operations import postgres_role_password
+from deploys.lib.postgres import memory_settings, postgres_plan
 
-# The PostgreSQL major each release ships. Debian hosts use theirs; Ubuntu hosts
-# get host.data.postgres_version, from the PGDG repository when theirs differs.
-DISTRO_MAJORS = {("Debian", 12): 15, ("Debian", 13): 17, ("Ubuntu", 22): 14, ("Ubuntu", 24): 16}
 AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres", "_chdir": "/"}
-
-
-def postgres_plan() -> tuple[int, bool]:
-    """(major, use_pgdg) for this host, from its distribution fact."""
-    distro = host.get_fact(LinuxDistribution)
-    own = DISTRO_MAJORS.get((distro["name"], distro["major"]))
-    if own is None:
-        raise DeployError(f"{host.name}: no PostgreSQL plan for {distro['name']} {distro['major']}")
-    if distro["name"] == "Debian":
-        return own, False
-    wanted = host.data.postgres_version
-    return wanted, wanted != own
 
 
 @deploy("PGDG apt repository")
@@ -36,6 +22,7 @@ def add_pgdg_repository():
         src="templates/etc/apt/keyrings/pgdg.asc",
         dest="/etc/apt/keyrings/pgdg.asc",
         mode="644",
+        create_remote_dir=True,
     )
     source = files.template(
         name="Add the PGDG apt source (deb822, signed-by its key)",
@@ -50,27 +37,18 @@ def add_pgdg_repository():
     )
 
 
-def memory_settings() -> dict:
-    ram_mb = host.get_fact(MemTotalMb)
-    return {
-        "ram_mb": ram_mb,
-        "shared_buffers_mb": int(ram_mb * host.data.postgres_shared_buffers_ratio),
-        "effective_cache_mb": int(ram_mb * host.data.postgres_effective_cache_ratio),
-        # Planner/sort memory: a slice of RAM per connection, kept within sane bounds.
-        "work_mem_mb": max(4, min(64, ram_mb // (host.data.postgres_max_connections * 4))),
-        "maintenance_work_mem_mb": max(64, min(1024, ram_mb // 16)),
-    }
-
-
 @deploy("PostgreSQL configuration")
 def configure_postgres(major: int):
     conf_dir = f"/etc/postgresql/{major}/main"
+    ram_mb = host.get_fact(MemTotalMb)
     conf = files.template(
         name="Configure PostgreSQL: localhost only, scram-sha-256, memory from RAM",
         src="templates/etc/postgresql/conf.d/90-insta-connect-demo.conf.j2",
         dest=f"{conf_dir}/conf.d/90-insta-connect-demo.conf",
         user="postgres", group="postgres", mode="644",
-        **memory_settings(),
+        ram_mb=ram_mb,
+        **memory_settings(ram_mb, host.data.postgres_max_connections, host.data.postgres_shared_buffers_ratio,
+                          host.data.postgres_effective_cache_ratio),
     )
     hba = files.template(
         name="Render pg_hba.conf: scram-sha-256 from localhost only",
@@ -107,7 +85,11 @@ def configure_postgres(major: int):
 
 
 db_password = secrets.require("DB_PASSWORD")["DB_PASSWORD"]
-major, use_pgdg = postgres_plan()
+distro = host.get_fact(LinuxDistribution)
+try:
+    major, use_pgdg = postgres_plan(distro["name"], distro["major"], host.data.postgres_version)
+except ValueError as error:
+    raise DeployError(f"{host.name}: {error}") from None
 if use_pgdg:
     add_pgdg_repository()
 
