@@ -1,0 +1,41 @@
+"""PostgreSQL connections: a pool per web worker, plain connections for jobs."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+CONNECT_TIMEOUT_SECONDS = 5
+# Web requests should never hold a connection for long; jobs are not bound by this.
+WEB_STATEMENT_TIMEOUT_MS = 10_000
+
+
+def connect(config, application_name: str, autocommit: bool = False) -> psycopg.Connection:
+    return psycopg.connect(
+        config.database_url,
+        autocommit=autocommit,
+        connect_timeout=CONNECT_TIMEOUT_SECONDS,
+        application_name=application_name,
+    )
+
+
+def make_pool(config, application_name: str = "insta-connect-web") -> ConnectionPool:
+    """A pool that opens in the background, so the app starts (and /health
+    can answer 503) while the database is down."""
+    pool = ConnectionPool(
+        config.database_url,
+        min_size=1,
+        max_size=config.db_pool_max_size,
+        kwargs={
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": application_name,
+            "options": f"-c statement_timeout={WEB_STATEMENT_TIMEOUT_MS}",
+        },
+        # A connection broken by a database restart is replaced instead of
+        # failing the request that happens to draw it.
+        check=ConnectionPool.check_connection,
+        open=False,
+        name=application_name,
+    )
+    pool.open(wait=False)
+    return pool

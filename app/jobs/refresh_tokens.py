@@ -1,0 +1,40 @@
+"""Refresh long-lived tokens that are due: `python -m app.jobs.refresh_tokens`.
+
+Due: active account, token at least 24 h old, expiring within
+TOKEN_REFRESH_WINDOW_DAYS.  Error classes (see app.meta.classify):
+190/10/200-299 mark the account needs_reauth; 4/17/32/613/80002/341 leave it
+for the next run; 1/2/5xx/timeouts are retried with backoff within the run.
+One account's failure never stops the others.  Exit status 1 when an
+account failed in an unexpected way (or retries ran out).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+from app import accounts
+from app.jobs import run_job
+from app.meta import InstagramClient
+from app.refresh import FAILED, refresh_account
+from app.security import TokenCipher
+
+
+def refresh_due(config, conn, run_id: int) -> tuple[bool, dict]:
+    client = InstagramClient(config)
+    cipher = TokenCipher(config.token_encryption_key)
+    outcomes = Counter()
+    for account_id in accounts.due_for_refresh(conn, config.token_refresh_window_days):
+        result = refresh_account(
+            conn, client, cipher, account_id,
+            retries=config.token_refresh_retries,
+            retry_base_seconds=config.token_refresh_retry_base_seconds,
+            window_days=config.token_refresh_window_days,
+            run_id=run_id,
+        )
+        outcomes[result.outcome] += 1
+    return outcomes[FAILED] == 0, {"outcomes": dict(outcomes)}
+
+
+if __name__ == "__main__":
+    sys.exit(run_job("refresh_tokens", refresh_due))

@@ -1,0 +1,134 @@
+"""What /health, /metrics and /alerts read from the database, and the alert rules."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+from psycopg.rows import dict_row
+
+PROBE_TIMEOUT_SECONDS = 2.0
+QUEUE_STALL_SECONDS = 15 * 60
+REFRESH_RUN_MAX_AGE_SECONDS = 26 * 3600
+EXPIRY_WARNING_DAYS = 7
+LIST_LIMIT = 100
+
+
+@contextlib.contextmanager
+def probe(pool):
+    """A pooled connection with short waits, so a dead database is reported
+    in about PROBE_TIMEOUT_SECONDS instead of hanging the request."""
+    with pool.connection(timeout=PROBE_TIMEOUT_SECONDS) as conn:
+        conn.execute(f"SET LOCAL statement_timeout = {int(PROBE_TIMEOUT_SECONDS * 1000)}")
+        yield conn
+
+
+def database_answers(pool) -> bool:
+    try:
+        with probe(pool) as conn:
+            conn.execute("SELECT 1")
+        return True
+    except Exception:  # any failure means unhealthy; the reason is not the caller's concern
+        return False
+
+
+@dataclass
+class Snapshot:
+    events_by_status: dict
+    oldest_pending_age: float | None
+    failed_recent: int
+    refresh_outcomes: dict
+    tokens_total: int
+    oldest_token_age: float | None
+    tokens_expiring: int
+    expiring: list
+    needs_reauth: list
+    accounts_by_status: dict
+    last_refresh_run: dict | None
+
+
+SNAPSHOT_SQL = f"""
+SELECT
+  (SELECT coalesce(json_object_agg(status, n), '{{}}')
+     FROM (SELECT status, count(*) AS n FROM webhook_events GROUP BY status) s) AS events_by_status,
+  (SELECT extract(epoch FROM now() - min(received_at))::float8
+     FROM webhook_events WHERE status IN ('pending', 'processing')) AS oldest_pending_age,
+  (SELECT count(*) FROM webhook_events
+     WHERE status = 'failed' AND processed_at > now() - interval '24 hours') AS failed_recent,
+  (SELECT coalesce(json_object_agg(outcome, n), '{{}}')
+     FROM (SELECT outcome, count(*) AS n FROM token_refresh_log GROUP BY outcome) s) AS refresh_outcomes,
+  (SELECT count(*) FROM access_tokens) AS tokens_total,
+  (SELECT extract(epoch FROM now() - min(created_at))::float8 FROM access_tokens) AS oldest_token_age,
+  (SELECT count(*) FROM access_tokens t JOIN instagram_accounts a ON a.id = t.account_id
+     WHERE a.status = 'active'
+       AND t.expires_at < now() + interval '{EXPIRY_WARNING_DAYS} days') AS tokens_expiring,
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT a.id, a.username, t.expires_at, t.expires_at <= now() AS expired
+     FROM access_tokens t JOIN instagram_accounts a ON a.id = t.account_id
+     WHERE a.status = 'active' AND t.expires_at < now() + interval '{EXPIRY_WARNING_DAYS} days'
+     ORDER BY t.expires_at LIMIT {LIST_LIMIT}) x) AS expiring,
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT id, username, status_reason FROM instagram_accounts
+     WHERE status = 'needs_reauth' ORDER BY id LIMIT {LIST_LIMIT}) x) AS needs_reauth,
+  (SELECT coalesce(json_object_agg(status, n), '{{}}')
+     FROM (SELECT status, count(*) AS n FROM instagram_accounts GROUP BY status) s) AS accounts_by_status,
+  (SELECT row_to_json(r) FROM (
+     SELECT id, status, started_at, finished_at,
+            extract(epoch FROM now() - finished_at)::float8 AS age_seconds
+     FROM job_runs WHERE job = 'refresh_tokens' AND status <> 'running'
+     ORDER BY finished_at DESC LIMIT 1) r) AS last_refresh_run
+"""
+
+
+def take_snapshot(pool) -> Snapshot:
+    with probe(pool) as conn:
+        row = conn.cursor(row_factory=dict_row).execute(SNAPSHOT_SQL).fetchone()
+    return Snapshot(**row)
+
+
+def _alert(name: str, severity: str, message: str, **details) -> dict:
+    return {"name": name, "severity": severity, "message": message, **details}
+
+
+def evaluate_alerts(snapshot: Snapshot | None) -> list[dict]:
+    """The active alerts; `None` means the database did not answer."""
+    if snapshot is None:
+        return [_alert("database_unreachable", "critical", "PostgreSQL does not answer")]
+    alerts = []
+    age = snapshot.oldest_pending_age
+    if age is not None and age > QUEUE_STALL_SECONDS:
+        alerts.append(_alert("webhook_queue_stalled", "critical",
+                             f"oldest unprocessed webhook event is {int(age // 60)} minutes old",
+                             oldest_pending_age_seconds=int(age)))
+    if snapshot.failed_recent:
+        alerts.append(_alert("webhook_events_failed", "warning",
+                             f"{snapshot.failed_recent} webhook events failed in the last 24 hours",
+                             count=snapshot.failed_recent))
+    run = snapshot.last_refresh_run
+    if run is None:
+        # Only once a token has waited longer than a run may be late.
+        if (snapshot.oldest_token_age or 0) > REFRESH_RUN_MAX_AGE_SECONDS:
+            alerts.append(_alert("token_refresh_stale", "warning",
+                                 "the token refresh job has never completed"))
+    else:
+        if run["status"] == "failed":
+            alerts.append(_alert("token_refresh_failed", "critical",
+                                 f"the last token refresh run (#{run['id']}) failed", run_id=run["id"]))
+        if run["age_seconds"] > REFRESH_RUN_MAX_AGE_SECONDS:
+            alerts.append(_alert("token_refresh_stale", "warning",
+                                 f"the last token refresh run finished {int(run['age_seconds'] // 3600)} hours ago",
+                                 finished_at=run["finished_at"]))
+    for account in snapshot.needs_reauth:
+        alerts.append(_alert("account_needs_reauth", "warning",
+                             f"Instagram account {account['username']} must be connected again",
+                             account_id=account["id"], reason=account["status_reason"]))
+    for token in snapshot.expiring:
+        if token["expired"]:
+            alerts.append(_alert("token_expired", "critical",
+                                 f"the token of {token['username']} has expired",
+                                 account_id=token["id"], expires_at=token["expires_at"]))
+        else:
+            alerts.append(_alert("token_expiring", "warning",
+                                 f"the token of {token['username']} expires within {EXPIRY_WARNING_DAYS} days",
+                                 account_id=token["id"], expires_at=token["expires_at"]))
+    return alerts

@@ -1,0 +1,1 @@
+"""Blueprints: auth (pages), dashboard, oauth, api, webhook, monitoring."""

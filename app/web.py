@@ -1,0 +1,165 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, jsonify, render_template, request
+from flask.json.provider import DefaultJSONProvider
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from app import metrics
+from app.config import Config, config_or_exit
+from app.db import make_pool
+from app.logs import request_id_var, setup_logging, utc_iso
+from app.ratelimit import SCHEME as PG_LIMIT_SCHEME
+from app.security import OAuthStateSigner, TokenCipher
+from app.services import EXTENSION_KEY, Services, wants_json
+from app.views import api, auth, dashboard, monitoring, oauth, webhook
+
+access_log = logging.getLogger("app.access")
+log = logging.getLogger("app.web")
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+SESSION_LIFETIME = dt.timedelta(days=7)
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' https:; frame-ancestors 'none'",
+}
+
+
+class JSONProvider(DefaultJSONProvider):
+    sort_keys = False  # keep documented key order, e.g. /health
+
+    @staticmethod
+    def default(o):
+        if isinstance(o, dt.datetime):
+            return utc_iso(o)
+        return DefaultJSONProvider.default(o)
+
+
+def _configure_sessions(app: Flask, config: Config) -> None:
+    app.secret_key = config.session_secret
+    app.config.update(
+        SESSION_COOKIE_NAME="icd_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.production,
+        PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
+    )
+    if config.redis_url:
+        import redis
+
+        from app.sessions import RedisSessionInterface
+        app.session_interface = RedisSessionInterface(redis.Redis.from_url(config.redis_url))
+
+
+def _limiter(app: Flask, config: Config, pool) -> Limiter:
+    if config.redis_url:
+        storage_uri, options = config.redis_url, {}
+    else:
+        storage_uri, options = f"{PG_LIMIT_SCHEME}://", {"pool": pool}
+    limiter = Limiter(get_remote_address, app=app, storage_uri=storage_uri, storage_options=options,
+                      strategy="fixed-window", key_prefix="insta-connect")
+    # Only submissions count: showing the form is free.
+    for endpoint in ("auth.login", "auth.register"):
+        app.view_functions[endpoint] = limiter.limit(config.auth_rate_limit, methods=["POST"])(
+            app.view_functions[endpoint])
+    return limiter
+
+
+def _install_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def start_request():
+        g.started = time.perf_counter()
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+        request_id_var.set(g.request_id)
+
+    @app.after_request
+    def finish_request(response):
+        response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        metrics.LATENCY.labels(request.method, route).observe(elapsed)
+        # The path only: query strings carry OAuth codes, states and verify tokens.
+        access_log.info("%s %s %s", request.method, request.path, response.status_code, extra={
+            "method": request.method, "path": request.path, "route": route,
+            "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
+            "remote_addr": request.remote_addr,
+        })
+        return response
+
+    @app.teardown_request
+    def forget_request_id(exc):
+        request_id_var.set(None)  # lines logged between requests must not inherit it
+
+
+def _install_error_handlers(app: Flask) -> None:
+    def render(status: int, message: str):
+        if wants_json():
+            return jsonify(error=message), status
+        return render_template("error.html", status=status, message=message), status
+
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc):
+        log.warning("csrf check failed", extra={"reason": exc.description})
+        return render(400, "The form expired or is missing its CSRF token. Reload the page and try again.")
+
+    @app.errorhandler(429)
+    def rate_limited(exc):
+        log.warning("rate limited", extra={"remote_addr": request.remote_addr, "limit": str(exc.description)})
+        return render(429, "Too many attempts. Wait a minute and try again.")
+
+    @app.errorhandler(413)
+    def too_large(exc):
+        if request.path == "/webhook":
+            metrics.WEBHOOKS_RECEIVED.labels("too_large").inc()
+        return render(413, "The request body is too large.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc):
+        return render(exc.code or 500, exc.description or exc.name)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc):
+        log.exception("unhandled error")
+        return render(500, "Something went wrong on our side.")
+
+
+def create_app(config: Config | None = None) -> Flask:
+    config = config or config_or_exit()
+    setup_logging(config)
+    app = Flask(__name__)
+    app.json = JSONProvider(app)
+    app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes, WTF_CSRF_TIME_LIMIT=None)
+    # Exactly one proxy (nginx) in front: trust one hop of X-Forwarded-*.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
+    _configure_sessions(app, config)
+
+    pool = make_pool(config)
+    app.extensions[EXTENSION_KEY] = Services(
+        config=config, pool=pool, cipher=TokenCipher(config.token_encryption_key),
+        states=OAuthStateSigner(config.oauth_state_secret), started_monotonic=time.monotonic(),
+    )
+    for module in (auth, dashboard, oauth, api, webhook, monitoring):
+        app.register_blueprint(module.bp)
+    csrf = CSRFProtect(app)
+    csrf.exempt(webhook.bp)  # Meta signs its deliveries instead
+    _limiter(app, config, pool)
+    _install_request_hooks(app)
+    _install_error_handlers(app)
+    log.info("app created", extra={"environment": config.node_env, "redis": bool(config.redis_url)})
+    return app

@@ -1,0 +1,114 @@
+"""Webhook ingestion: turn a verified payload into queue rows.
+
+Every change (`entry[].changes[]`), every entry carrying `field`/`value`
+directly (Business Login for Instagram) and every `entry[].messaging[]` item
+becomes one row of webhook_events.  Its dedupe key is a hash of what
+identifies it, so a redelivery, even batched differently, is stored once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import dataclass
+
+
+class PayloadError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Event:
+    dedupe_key: str
+    object: str
+    account_id: str | None
+    field: str
+    payload: dict
+    entry_time: dt.datetime | None
+
+
+def _messaging_field(item: dict) -> str:
+    for key, field in (("message", "messages"), ("reaction", "message_reactions"),
+                       ("postback", "messaging_postbacks"), ("read", "messaging_seen")):
+        if key in item:
+            return field
+    return "messaging"
+
+
+def _entry_time(value) -> dt.datetime | None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0:
+        return None
+    seconds = value / 1000 if value > 100_000_000_000 else value  # messaging entries use ms
+    try:
+        return dt.datetime.fromtimestamp(seconds, dt.timezone.utc)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _items(entry: dict):
+    changes = entry.get("changes") or []
+    messaging = entry.get("messaging") or []
+    if not isinstance(changes, list) or not isinstance(messaging, list):
+        raise PayloadError("changes and messaging must be arrays")
+    for change in changes:
+        if not isinstance(change, dict) or not isinstance(change.get("field"), str):
+            raise PayloadError("each change needs a field")
+        yield change["field"], change.get("value")
+    if isinstance(entry.get("field"), str):
+        yield entry["field"], entry.get("value")
+    for item in messaging:
+        if not isinstance(item, dict):
+            raise PayloadError("messaging items must be objects")
+        yield _messaging_field(item), item
+    if not changes and not messaging and "field" not in entry:
+        # A shape we do not know yet: keep it rather than lose it.
+        yield "unknown", {k: v for k, v in entry.items() if k not in ("id", "time")}
+
+
+def parse_events(body) -> list[Event]:
+    if not isinstance(body, dict):
+        raise PayloadError("payload must be a JSON object")
+    obj, entries = body.get("object"), body.get("entry")
+    if not isinstance(obj, str) or not isinstance(entries, list):
+        raise PayloadError("payload needs object and entry[]")
+    events = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise PayloadError("entries must be objects")
+        account_id = str(entry["id"]) if entry.get("id") not in (None, "") else None
+        entry_time = entry.get("time")
+        for field, value in _items(entry):
+            identity = json.dumps([obj, account_id, entry_time, field, value], sort_keys=True,
+                                  separators=(",", ":"), default=str)
+            events.append(Event(
+                dedupe_key=hashlib.sha256(identity.encode()).hexdigest(),
+                object=obj,
+                account_id=account_id,
+                field=field,
+                payload={"entry_id": account_id, "time": entry_time, "field": field, "value": value},
+                entry_time=_entry_time(entry_time),
+            ))
+    return events
+
+
+def store_events(conn, events: list[Event]) -> int:
+    """All of a delivery's events in one statement, one transaction; returns
+    how many were new (the rest were duplicates)."""
+    if not events:
+        return 0
+    with conn.transaction():
+        cur = conn.execute(
+            """INSERT INTO webhook_events (dedupe_key, object, account_id, field, payload, entry_time)
+               SELECT k, o, a, f, p::jsonb, t
+               FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
+                    AS e(k, o, a, f, p, t)
+               ON CONFLICT (dedupe_key) DO NOTHING""",
+            (
+                [e.dedupe_key for e in events], [e.object for e in events],
+                [e.account_id for e in events], [e.field for e in events],
+                [json.dumps(e.payload, separators=(",", ":")) for e in events],
+                [e.entry_time for e in events],
+            ),
+        )
+        return cur.rowcount

@@ -1,0 +1,5 @@
+"""The WSGI object gunicorn serves: `gunicorn app.wsgi:app`."""
+
+from app.web import create_app
+
+app = create_app()

@@ -1,0 +1,171 @@
+"""Accounts: register/login/logout pages, password hashing, session cookies, CSRF, rate limits."""
+
+from tests.app.helpers import PASSWORD, csrf_token, login, register
+
+
+def session_cookie_header(response) -> str:
+    headers = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("icd_session=")]
+    assert headers, "no session cookie was set"
+    return headers[-1]
+
+
+def test_pages_render(client):
+    for path in ("/register", "/login", "/logout"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "<form" in response.get_data(as_text=True) or path == "/logout"
+
+
+def test_dashboard_needs_login(client):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_register_stores_a_scrypt_hash_and_logs_in(client, db):
+    register(client, "new@example.com")
+    stored = db.execute("SELECT password_hash FROM users WHERE email = 'new@example.com'").fetchone()[0]
+    assert stored.startswith("scrypt:") and PASSWORD not in stored
+    page = client.get("/")
+    assert page.status_code == 200 and "new@example.com" in page.get_data(as_text=True)
+
+
+def test_register_rejects_duplicates_case_insensitively_and_weak_input(client, db):
+    register(client, "dup@example.com")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+    for email, password, confirm in (("DUP@example.com", PASSWORD, PASSWORD), ("x@example.com", "short", "short"),
+                                     ("not-an-email", PASSWORD, PASSWORD), ("y@example.com", PASSWORD, "other pass")):
+        response = client.post("/register", data={"email": email, "password": password, "confirm": confirm,
+                                                  "csrf_token": csrf_token(client, "/register")})
+        assert response.status_code == 400, email
+    assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 1
+
+
+def test_login_logout_cycle(client):
+    register(client, "cycle@example.com")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+    assert client.get("/").status_code == 302
+
+    wrong = login(client, "cycle@example.com", "wrong password!")
+    assert wrong.status_code == 400 and "Wrong email or password" in wrong.get_data(as_text=True)
+    unknown = login(client, "nobody@example.com")
+    assert unknown.status_code == 400
+
+    ok = login(client, "CYCLE@example.com", query_string={"next": "/api/me"})
+    assert ok.status_code == 302 and ok.headers["Location"] == "/api/me"
+    assert client.get("/api/me").get_json()["user"]["email"] == "cycle@example.com"
+
+
+def test_login_next_cannot_redirect_off_site(client):
+    register(client, "next@example.com")
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+    for target in ("//evil.example", "https://evil.example/", "/\\evil.example"):
+        response = login(client, "next@example.com", query_string={"next": target})
+        assert response.headers["Location"] == "/", target
+        client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+
+
+def test_logout_needs_post_with_csrf(client):
+    register(client, "out@example.com")
+    assert client.get("/logout").status_code == 200      # only the confirmation page
+    assert client.get("/").status_code == 200            # still logged in
+    assert client.post("/logout").status_code == 400     # no CSRF token
+    assert client.get("/").status_code == 200
+    assert client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")}).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_session_cookie_flags_in_development(client):
+    response = register(client, "flags@example.com")
+    header = session_cookie_header(response).lower()
+    assert "httponly" in header and "samesite=lax" in header
+    assert "secure" not in header
+
+
+def test_session_cookie_is_secure_in_production(make_app, env):
+    client = make_app({**env, "NODE_ENV": "production"}).test_client()
+    response = client.get("/login", base_url="https://insta.example.test")
+    header = session_cookie_header(response).lower()
+    assert "secure" in header and "httponly" in header and "samesite=lax" in header
+
+
+def test_session_cookie_is_signed_with_session_secret(make_app, env):
+    first = make_app(env).test_client()
+    register(first, "signed@example.com")
+    cookie = first.get_cookie("icd_session").value
+    other = make_app({**env, "SESSION_SECRET": "a-completely-different-secret"}).test_client()
+    other.set_cookie("icd_session", cookie)
+    assert other.get("/").status_code == 302   # not accepted under another secret
+    tampered = make_app(env).test_client()
+    tampered.set_cookie("icd_session", cookie[:-2] + ("AA" if not cookie.endswith("AA") else "BB"))
+    assert tampered.get("/").status_code == 302
+
+
+def test_login_gets_a_new_session(client):
+    client.get("/login")
+    before = client.get_cookie("icd_session").value
+    register(client, "fixation@example.com")
+    assert client.get_cookie("icd_session").value != before
+
+
+def test_forms_without_csrf_token_are_rejected(client, db):
+    response = client.post("/register", data={"email": "x@example.com", "password": PASSWORD, "confirm": PASSWORD})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+    response = client.post("/register", data={"email": "x@example.com", "password": PASSWORD,
+                                              "confirm": PASSWORD, "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 0
+
+
+def test_csrf_token_of_another_session_is_rejected(make_app, env):
+    victim, attacker = make_app(env).test_client(), make_app(env).test_client()
+    register(victim, "victim@example.com")
+    stolen = csrf_token(attacker, "/login")
+    assert victim.post("/logout", data={"csrf_token": stolen}).status_code == 400
+    assert victim.get("/").status_code == 200
+
+
+def test_login_is_rate_limited_per_client_ip(client):
+    # AUTH_RATE_LIMIT defaults to 5 per minute; showing the form does not count.
+    for _ in range(5):
+        assert login(client, "x@example.com", "wrong password").status_code == 400
+    assert client.get("/login").status_code == 200
+    limited = login(client, "x@example.com", "wrong password")
+    assert limited.status_code == 429
+    # Behind nginx the client IP comes from X-Forwarded-For (one trusted hop).
+    other = login(client, "x@example.com", "wrong password", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert other.status_code == 400
+
+
+def test_register_is_rate_limited(make_app, env):
+    client = make_app({**env, "AUTH_RATE_LIMIT": "2 per minute"}).test_client()
+    statuses = [client.post("/register", data={"email": f"r{i}@example.com", "password": "x", "confirm": "x",
+                                               "csrf_token": csrf_token(client, "/register")}).status_code
+                for i in range(3)]
+    assert statuses == [400, 400, 429]
+
+
+def test_rate_limit_is_shared_by_app_instances_without_redis(make_app, env):
+    # Two instances stand for two gunicorn workers: the counter lives in PostgreSQL.
+    first, second = make_app(env).test_client(), make_app(env).test_client()
+    for i in range(5):
+        assert login(first if i % 2 else second, "x@example.com", "bad password").status_code == 400
+    assert login(first, "x@example.com", "bad password").status_code == 429
+    assert login(second, "x@example.com", "bad password").status_code == 429
+
+
+def test_security_headers_and_request_id(client):
+    response = client.get("/login", headers={"X-Request-ID": "abc12345-from-nginx"})
+    assert response.headers["X-Request-ID"] == "abc12345-from-nginx"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    generated = client.get("/login", headers={"X-Request-ID": "bad id with spaces"}).headers["X-Request-ID"]
+    assert len(generated) == 32 and " " not in generated
+
+
+def test_unknown_api_path_is_json_404(client):
+    response = client.get("/api/nope")
+    assert response.status_code == 404
+    assert response.is_json and response.get_json()["error"]
+

@@ -1,0 +1,71 @@
+"""With REDIS_URL: sessions and rate-limit counters shared by several app instances."""
+
+import pytest
+import redis
+
+from tests.app import helpers
+from tests.app.helpers import csrf_token, login, register
+
+
+@pytest.fixture
+def redis_env(redis_server, env):
+    redis.Redis.from_url(redis_server).flushdb()
+    return {**env, "REDIS_URL": redis_server}
+
+
+@pytest.fixture
+def store(redis_server):
+    return redis.Redis.from_url(redis_server)
+
+
+def session_keys(store) -> list:
+    return [k.decode() for k in store.keys("session:*")]
+
+
+def test_sessions_live_in_redis_and_are_shared(make_app, redis_env, store):
+    first, second = make_app(redis_env).test_client(), make_app(redis_env).test_client()
+    register(first, "shared@example.com")
+    cookie = first.get_cookie("icd_session").value
+    sid = cookie.rsplit(".", 1)[0]
+    assert session_keys(store) == [f"session:{sid}"]
+    assert "user_id" not in cookie and len(cookie) < 100     # only a signed id travels
+    assert 0 < store.ttl(f"session:{sid}") <= 7 * 86400
+
+    second.set_cookie("icd_session", cookie)
+    assert second.get("/").status_code == 200                # the other instance knows the session
+
+    forged = make_app(redis_env).test_client()
+    forged.set_cookie("icd_session", sid + ".forgedsignature")
+    assert forged.get("/").status_code == 302
+
+
+def test_login_rotates_and_logout_ends_the_session_everywhere(make_app, redis_env, store):
+    first, second = make_app(redis_env).test_client(), make_app(redis_env).test_client()
+    first.get("/login")
+    anonymous = first.get_cookie("icd_session").value
+    register(first, "rotate@example.com")
+    cookie = first.get_cookie("icd_session").value
+    assert cookie != anonymous and f"session:{anonymous.rsplit('.', 1)[0]}" not in session_keys(store)
+
+    second.set_cookie("icd_session", cookie)
+    assert second.get("/").status_code == 200
+    first.post("/logout", data={"csrf_token": csrf_token(first, "/logout")})
+    assert second.get("/").status_code == 302                # ended server-side, not just in one browser
+
+
+def test_rate_limits_are_shared_through_redis(make_app, redis_env, store, db):
+    first, second = make_app(redis_env).test_client(), make_app(redis_env).test_client()
+    for i in range(5):
+        assert login(first if i % 2 else second, "x@example.com", "bad password").status_code == 400
+    assert login(first, "x@example.com", "bad password").status_code == 429
+    assert login(second, "x@example.com", "bad password").status_code == 429
+    counters = [k for k in store.keys("*") if b"insta-connect" in k and not k.startswith(b"session:")]
+    assert counters, f"no rate-limit counters in Redis: {store.keys('*')}"
+    assert db.execute("SELECT count(*) FROM rate_limit_counters").fetchone()[0] == 0
+
+
+def test_oauth_flow_works_with_redis_sessions(make_app, redis_env, meta, db):
+    client = make_app(redis_env).test_client()
+    register(client, "oauth@example.com")
+    assert helpers.connect_account(client, meta).status_code == 302
+    assert db.execute("SELECT count(*) FROM instagram_accounts").fetchone()[0] == 1

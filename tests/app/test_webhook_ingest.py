@@ -1,0 +1,140 @@
+"""GET /webhook verification and POST /webhook signatures, parsing, limits, dedupe."""
+
+import json
+
+from tests.app import helpers
+from tests.app.helpers import VERIFY_TOKEN, post_webhook
+from tests.fakemeta import sign
+
+ACCOUNT = "17841400000000099"
+
+
+def count_events(db) -> int:
+    return db.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
+
+
+# --- verification handshake ---------------------------------------------------------
+
+def test_verify_returns_bare_challenge(client):
+    response = client.get(f"/webhook?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444")
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == "1158201444"
+    assert response.mimetype == "text/plain"
+
+
+def test_verify_refuses_wrong_token_mode_or_missing_parts(client):
+    for query in (
+        "hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
+        f"hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}x&hub.challenge=1",
+        f"hub.mode=unsubscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1",
+        "hub.mode=subscribe&hub.challenge=1",
+        "",
+    ):
+        response = client.get(f"/webhook?{query}")
+        assert response.status_code == 403, query
+        assert "1" not in response.get_data(as_text=True), query
+
+
+# --- signatures ---------------------------------------------------------------------
+
+def test_valid_signature_stores_event_and_answers_200(client, db):
+    response = post_webhook(client, helpers.comment_payload(ACCOUNT, "c-1"))
+    assert response.status_code == 200
+    assert response.get_json() == {"received": 1, "stored": 1}
+    row = db.execute("SELECT account_id, field, status, payload->'value'->>'id' FROM webhook_events").fetchone()
+    assert row == (ACCOUNT, "comments", "pending", "c-1")
+
+
+def test_missing_signature_is_401_and_stores_nothing(client, db):
+    response = post_webhook(client, helpers.comment_payload(ACCOUNT, "c-1"), signature="")
+    assert response.status_code == 401
+    assert count_events(db) == 0
+
+
+def test_bad_signatures_are_403_and_store_nothing(client, db):
+    payload = helpers.comment_payload(ACCOUNT, "c-1")
+    body = json.dumps(payload).encode()
+    for signature in (
+        sign("another-secret", body),                       # wrong key
+        sign(helpers.APP_SECRET, body + b" "),              # other bytes
+        "sha1=" + sign(helpers.APP_SECRET, body)[7:],       # wrong scheme
+        "sha256=zz",                                         # garbage
+        sign(helpers.APP_SECRET, body)[:-1],                 # truncated
+    ):
+        assert post_webhook(client, body, signature=signature).status_code == 403, signature
+    assert count_events(db) == 0
+
+
+def test_signature_is_over_the_raw_body_not_reserialised_json(client, db):
+    # Same JSON value, different bytes: a verifier that re-serialises would accept it.
+    body = b'{"object": "instagram",   "entry": [{"id": "1", "time": 1, "field": "comments", "value": {"id": "x"}}]}'
+    assert post_webhook(client, body).status_code == 200
+    compact = json.dumps(json.loads(body), separators=(",", ":")).encode()
+    assert post_webhook(client, compact, signature=sign(helpers.APP_SECRET, body)).status_code == 403
+    assert count_events(db) == 1
+
+
+def test_uppercase_hex_signature_is_accepted(client, db):
+    body = json.dumps(helpers.comment_payload(ACCOUNT, "c-up")).encode()
+    signature = "sha256=" + sign(helpers.APP_SECRET, body)[7:].upper()
+    assert post_webhook(client, body, signature=signature).status_code == 200
+
+
+# --- bodies -----------------------------------------------------------------------------
+
+def test_non_json_body_is_400(client, db):
+    for body in (b"not json", b"\xff\xfe", b""):
+        assert post_webhook(client, body).status_code == 400, body
+    assert count_events(db) == 0
+
+
+def test_json_without_entries_is_400(client, db):
+    for payload in ([1, 2], {"object": "instagram"}, {"object": "instagram", "entry": [3]},
+                    {"object": "instagram", "entry": [{"id": "1", "changes": [{"value": {}}]}]}):
+        assert post_webhook(client, payload).status_code == 400, payload
+    assert count_events(db) == 0
+
+
+def test_body_over_limit_is_413_and_stores_nothing(make_app, env, db):
+    client = make_app({**env, "MAX_BODY_BYTES": "2048"}).test_client()
+    payload = helpers.comment_payload(ACCOUNT, "big", text="x" * 4096)
+    assert post_webhook(client, payload).status_code == 413
+    assert post_webhook(client, helpers.comment_payload(ACCOUNT, "small")).status_code == 200
+    assert count_events(db) == 1
+
+
+def test_all_three_entry_shapes_become_events(client, db):
+    payload = {"object": "instagram", "entry": [
+        *helpers.comment_payload(ACCOUNT, "fv-1")["entry"],
+        *helpers.changes_payload(ACCOUNT, "ch-1", "ch-2")["entry"],
+        *helpers.message_payload(ACCOUNT, "m-1")["entry"],
+    ]}
+    response = post_webhook(client, payload)
+    assert response.get_json() == {"received": 4, "stored": 4}
+    rows = db.execute("SELECT field, payload->'value' FROM webhook_events ORDER BY id").fetchall()
+    assert [r[0] for r in rows] == ["comments", "comments", "comments", "messages"]
+    assert rows[3][1]["message"]["mid"] == "m-1"
+
+
+# --- dedupe -------------------------------------------------------------------------------
+
+def test_redelivery_is_stored_once(client, db):
+    payload = helpers.changes_payload(ACCOUNT, "d-1", "d-2")
+    assert post_webhook(client, payload).get_json() == {"received": 2, "stored": 2}
+    assert post_webhook(client, payload).get_json() == {"received": 2, "stored": 0}
+    assert count_events(db) == 2
+
+
+def test_dedupe_holds_when_a_redelivery_is_batched_differently(client, db):
+    assert post_webhook(client, helpers.changes_payload(ACCOUNT, "b-1", "b-2")).status_code == 200
+    # The same two changes, now split over two entries of one delivery, plus one new one.
+    regrouped = {"object": "instagram", "entry": [
+        *helpers.changes_payload(ACCOUNT, "b-2")["entry"],
+        *helpers.changes_payload(ACCOUNT, "b-1", "b-3")["entry"]]}
+    assert post_webhook(client, regrouped).get_json() == {"received": 3, "stored": 1}
+    assert count_events(db) == 3
+
+
+def test_duplicate_items_within_one_delivery(client, db):
+    payload = helpers.changes_payload(ACCOUNT, "same", "same")
+    assert post_webhook(client, payload).get_json() == {"received": 2, "stored": 1}
