@@ -7,20 +7,14 @@ TABLES = {"users", "instagram_accounts", "instagram_pages", "access_tokens", "to
           "webhook_events", "webhook_event_log"}
 
 
-@pytest.fixture(scope="session")
-def psql(host, target):
-    """Run one query as postgres in the app's database; returns the rows as lists of strings."""
-    def query(sql: str, database: str | None = None) -> list[list[str]]:
-        out = host.check_output("cd / && runuser -u postgres -- psql -XAt -F '|' -d %s -c %s",
-                                database or target.data["db_name"], sql)
-        return [line.split("|") for line in out.splitlines()]
-    return query
+def read_env_names(host, data: dict) -> set[str]:
+    """The variable names in app_dir/.env (names only: values are never read into the test run)."""
+    return set(host.check_output("cut -d= -f1 %s | grep -v '^#'", f"{data['app_dir']}/.env").split())
 
 
 @pytest.fixture(scope="session")
 def env_names(host, target) -> set[str]:
-    """The variable names in app_dir/.env (names only: values are never read into the test run)."""
-    return set(host.check_output("cut -d= -f1 %s | grep -v '^#'", f"{target.data['app_dir']}/.env").split())
+    return read_env_names(host, target.data)
 
 
 def listeners(host, port: int) -> set[str]:
