@@ -4,7 +4,7 @@
 
 from pyinfra import host
 from pyinfra.api.util import get_template
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, server, systemd
 
 from deploys.lib import secrets
 from deploys.lib.operations import secret_file
@@ -43,12 +43,9 @@ if host.data.redis_enabled:
     )
 else:
     apt.packages(
-        name="Remove redis-server (redis_enabled is off)",
+        name="Purge redis-server and its configuration, which holds the password (redis_enabled is off)",
         packages=["redis-server"],
         present=False,
-    )
-    files.file(
-        name="Remove the Redis configuration (it holds the password)",
-        path=CONF,
-        present=False,
+        # Purged, not removed: a re-install then starts from the packaged config again.
+        purge=True,
     )

@@ -8,7 +8,8 @@ from tests.pyinfra_run import run_deploy
 def test_redis_on_then_back_off(host, target, sandbox_inventory):
     port, app_port = str(target.data["redis_port"]), str(target.data["app_port"])
     # The password is read on the host, so it never appears in a command line or a test report.
-    redis_cli = f"REDISCLI_AUTH=\"$(sed -n 's/^requirepass //p' /etc/redis/redis.conf)\" redis-cli -h 127.0.0.1 -p {port}"
+    password = "$(sed -n 's/^requirepass //p' /etc/redis/redis.conf)"
+    redis_cli = f"REDISCLI_AUTH=\"{password}\" redis-cli -h 127.0.0.1 -p {port}"
     try:
         run_deploy(sandbox_inventory, "deploys/site.py", "--data", "redis_enabled=True")
         check_redis(host, {**target.data, "redis_enabled": True})
