@@ -1,7 +1,7 @@
 """Redis on: deploy with redis_enabled=True, check it and that the app keeps
 its sessions there; then deploy with the default (off) again, which removes it."""
 
-from tests.host.test_redis import check_redis
+from tests.host.test_redis_server import check_redis
 from tests.pyinfra_run import run_deploy
 
 
