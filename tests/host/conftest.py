@@ -1,6 +1,8 @@
 """Helpers for the read-only host checks. Everything they compare against
 comes from the inventory's data (target.data), never from sandbox defaults."""
 
+import datetime as dt
+
 import pytest
 
 TABLES = {"users", "instagram_accounts", "instagram_pages", "access_tokens", "token_refresh_log",
@@ -21,3 +23,11 @@ def listeners(host, port: int) -> set[str]:
     """Local addresses with a TCP socket listening on port."""
     out = host.check_output("ss -Hltn 'sport = :%s'", str(port))
     return {line.split()[3].rsplit(":", 1)[0] for line in out.splitlines()}
+
+
+def next_elapse(host, timer: str) -> dt.datetime:
+    raw = host.check_output("systemctl show -P NextElapseUSecRealtime %s", timer)
+    assert raw, f"{timer} has no next elapse: it is not scheduled"
+    elapse = dt.datetime.fromtimestamp(int(host.check_output("date -u +%%s -d %s", raw)), dt.timezone.utc)
+    assert elapse > dt.datetime.now(dt.timezone.utc), f"{timer}'s next elapse {elapse} is in the past"
+    return elapse

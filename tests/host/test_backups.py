@@ -2,12 +2,13 @@
 Needs the operator's age key (backup_identity_file) to prove a backup decrypts."""
 
 import base64
-import datetime as dt
 import hashlib
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.host.conftest import next_elapse
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,7 @@ def test_backup_dir_is_root_only(host, target):
 def test_backup_timer_runs_daily_at_1_utc(host, target):
     timer = f"{target.data['app_name']}-backup.timer"
     assert host.service(timer).is_enabled and host.service(timer).is_running
-    elapse = int(host.check_output("date -u +%%s -d \"$(systemctl show -P NextElapseUSecRealtime %s)\"", timer))
-    when = dt.datetime.fromtimestamp(elapse, dt.timezone.utc)
+    when = next_elapse(host, timer)
     assert (when.hour, when.minute, when.second) == (1, 0, 0)
     assert host.check_output("systemctl show -P Persistent %s", timer) == "yes"
 

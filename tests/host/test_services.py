@@ -5,6 +5,8 @@ import re
 
 import pytest
 
+from tests.host.conftest import next_elapse
+
 SANDBOXING = {
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
     "PrivateDevices": "yes", "CapabilityBoundingSet": "", "RestrictSUIDSGID": "yes",
@@ -20,11 +22,6 @@ def unit_properties(host, unit: str, *names: str) -> dict[str, str]:
 def exposure(host, unit: str) -> float:
     out = host.check_output("systemd-analyze security --no-pager %s | tail -1", unit)
     return float(re.search(r"exposure level for \S+: ([\d.]+)", out)[1])
-
-
-def next_elapse(host, timer: str) -> dt.datetime:
-    out = host.check_output("date -u +%%s -d \"$(systemctl show -P NextElapseUSecRealtime %s)\"", timer)
-    return dt.datetime.fromtimestamp(int(out), dt.timezone.utc)
 
 
 @pytest.fixture(scope="module")
