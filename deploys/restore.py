@@ -21,7 +21,7 @@ from pyinfra import host
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, server, systemd
 
-from deploys.lib.app import app_command
+from deploys.lib.app import app_command, health_check_command
 from deploys.lib.backups import local_dir, verify
 
 APP = host.data.app_name
@@ -59,16 +59,19 @@ def decrypt(dump: Path) -> Path:
     return plain
 
 
+def switch(units: list[str], running: bool) -> None:
+    for unit in units:
+        systemd.service(
+            name=f"{'Start' if running else 'Stop'} {unit}",
+            service=unit,
+            running=running,
+        )
+
+
 backup = chosen_backup()
 plain_dump = decrypt(backup)
 print(f"--> Restoring {backup} to {host.name}")
-
-for unit in SERVICES + JOBS:
-    systemd.service(
-        name=f"Stop {unit}",
-        service=unit,
-        running=False,
-    )
+switch(SERVICES + JOBS, running=False)
 files.put(
     name=f"Upload the decrypted dump, root-only, for the restore ({REMOTE_DUMP})",
     src=str(plain_dump),
@@ -85,14 +88,8 @@ server.shell(
     name="Run the database migrations",
     commands=[app_command("-m", "app.migrate")],
 )
-for unit in SERVICES:
-    systemd.service(
-        name=f"Start {unit}",
-        service=unit,
-        running=True,
-    )
+switch(SERVICES, running=True)
 server.shell(
     name=f"Check that {APP} answers /health",
-    commands=[f"curl -fsS --retry 15 --retry-connrefused --retry-delay 1 "
-              f"http://127.0.0.1:{host.data.app_port}/health"],
+    commands=[health_check_command()],
 )

@@ -5,7 +5,7 @@ when its unit, code, dependencies or .env changed, and only then."""
 from pyinfra import host
 from pyinfra.operations import server, systemd
 
-from deploys.lib.app import restart_needed
+from deploys.lib.app import health_check_command, restart_needed
 from deploys.lib.units import install_units, schedule_timer
 
 APP = host.data.app_name
@@ -40,8 +40,7 @@ restarted = systemd.service(
 )
 server.shell(
     name=f"Check that {APP} answers /health after the (re)start",
-    commands=[f"curl -fsS --retry 15 --retry-connrefused --retry-delay 1 "
-              f"http://127.0.0.1:{host.data.app_port}/health"],
+    commands=[health_check_command()],
     _if=lambda: started.did_change() or restarted.did_change(),
 )
 for job in JOBS:

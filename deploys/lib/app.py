@@ -32,3 +32,9 @@ def app_command(*argv: str) -> str:
         f"--working-directory={data.app_dir}", f"--property=EnvironmentFile={data.app_dir}/.env",
         f"{data.app_dir}/venv/bin/python", *argv,
     ])
+
+
+def health_check_command() -> str:
+    """Waits (briefly) for the app to answer /health on loopback; fails if it never does."""
+    return (f"curl -fsS --retry 15 --retry-connrefused --retry-delay 1 "
+            f"http://127.0.0.1:{host.data.app_port}/health")
