@@ -48,38 +48,39 @@ def record_login(conn, user_id: int) -> None:
 
 def upsert_account(conn, user_id: int, profile: dict, token: LongLivedToken,
                    scopes: list[str], cipher) -> str:
-    """Connect (or reconnect) the account from /me and store its token."""
+    """Connect (or reconnect) the account from /me and store its token, together."""
     account_id = profile["user_id"]
-    conn.execute(
-        """INSERT INTO instagram_accounts
-               (id, user_id, app_scoped_id, username, account_type, profile_picture_url,
-                followers_count, media_count)
-           VALUES (%(id)s, %(user_id)s, %(app_scoped_id)s, %(username)s, %(account_type)s,
-                   %(profile_picture_url)s, %(followers_count)s, %(media_count)s)
-           ON CONFLICT (id) DO UPDATE SET
-               user_id = excluded.user_id, app_scoped_id = excluded.app_scoped_id,
-               username = excluded.username, account_type = excluded.account_type,
-               profile_picture_url = excluded.profile_picture_url,
-               followers_count = excluded.followers_count, media_count = excluded.media_count,
-               status = 'active', status_reason = NULL, updated_at = now()""",
-        {
-            "id": account_id, "user_id": user_id, "app_scoped_id": profile.get("id"),
-            "username": profile.get("username") or account_id,
-            "account_type": profile.get("account_type"),
-            "profile_picture_url": profile.get("profile_picture_url"),
-            "followers_count": profile.get("followers_count"),
-            "media_count": profile.get("media_count"),
-        },
-    )
-    conn.execute(
-        """INSERT INTO access_tokens (account_id, token_ciphertext, token_type, scopes, expires_at, issued_at)
-           VALUES (%s, %s, %s, %s, %s, now())
-           ON CONFLICT (account_id) DO UPDATE SET
-               token_ciphertext = excluded.token_ciphertext, token_type = excluded.token_type,
-               scopes = excluded.scopes, expires_at = excluded.expires_at,
-               issued_at = now(), last_refreshed_at = NULL, updated_at = now()""",
-        (account_id, cipher.encrypt(token.access_token), token.token_type, scopes, token.expires_at()),
-    )
+    with conn.transaction():
+        conn.execute(
+            """INSERT INTO instagram_accounts
+                   (id, user_id, app_scoped_id, username, account_type, profile_picture_url,
+                    followers_count, media_count)
+               VALUES (%(id)s, %(user_id)s, %(app_scoped_id)s, %(username)s, %(account_type)s,
+                       %(profile_picture_url)s, %(followers_count)s, %(media_count)s)
+               ON CONFLICT (id) DO UPDATE SET
+                   user_id = excluded.user_id, app_scoped_id = excluded.app_scoped_id,
+                   username = excluded.username, account_type = excluded.account_type,
+                   profile_picture_url = excluded.profile_picture_url,
+                   followers_count = excluded.followers_count, media_count = excluded.media_count,
+                   status = 'active', status_reason = NULL, updated_at = now()""",
+            {
+                "id": account_id, "user_id": user_id, "app_scoped_id": profile.get("id"),
+                "username": profile.get("username") or account_id,
+                "account_type": profile.get("account_type"),
+                "profile_picture_url": profile.get("profile_picture_url"),
+                "followers_count": profile.get("followers_count"),
+                "media_count": profile.get("media_count"),
+            },
+        )
+        conn.execute(
+            """INSERT INTO access_tokens (account_id, token_ciphertext, token_type, scopes, expires_at, issued_at)
+               VALUES (%s, %s, %s, %s, %s, now())
+               ON CONFLICT (account_id) DO UPDATE SET
+                   token_ciphertext = excluded.token_ciphertext, token_type = excluded.token_type,
+                   scopes = excluded.scopes, expires_at = excluded.expires_at,
+                   issued_at = now(), last_refreshed_at = NULL, updated_at = now()""",
+            (account_id, cipher.encrypt(token.access_token), token.token_type, scopes, token.expires_at()),
+        )
     return account_id
 
 

@@ -4,7 +4,9 @@ The configuration is validated here, in the master, so a bad variable stops
 start-up with one line (`config error: ...`) instead of workers crashing in
 a loop.  Environment knobs besides the app's own:
   WEB_CONCURRENCY   worker processes (default 2 x cores + 1, at most 8)
-  GUNICORN_THREADS  threads per worker (default 1: sync workers)
+  GUNICORN_THREADS  threads per worker (default 4: gthread workers, which
+                    also keep connections from nginx alive; 1: sync workers).
+                    Keep DB_POOL_MAX_SIZE at least this.
   PROMETHEUS_MULTIPROC_DIR  where workers share metric counters; default a
                     fresh directory under /tmp (the unit may point it at
                     /run/insta-connect-demo/metrics instead).
@@ -40,12 +42,16 @@ def _positive_int_env(name: str, default: int) -> int:
 
 bind = f"127.0.0.1:{_config.port}"
 workers = _positive_int_env("WEB_CONCURRENCY", min(2 * (os.cpu_count() or 1) + 1, 8))
-threads = _positive_int_env("GUNICORN_THREADS", 1)
+threads = _positive_int_env("GUNICORN_THREADS", 4)
 worker_class = "gthread" if threads > 1 else "sync"
 timeout = 30
 graceful_timeout = 20
-keepalive = 5  # nginx keeps upstream connections open
+keepalive = 5  # seconds an idle keep-alive connection (from nginx) stays open
 proc_name = "insta-connect-demo"
+# gunicorn >= 25 opens a control socket under $HOME by default: read-only
+# under ProtectSystem=strict, and shared by every instance of the same user.
+# systemd is the control interface here.
+control_socket_disable = True
 accesslog = None
 errorlog = "-"
 loglevel = {"DEBUG": "debug", "INFO": "info", "WARNING": "warning"}.get(_config.log_level, "error")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+import psycopg
 from psycopg.rows import dict_row
 
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -18,18 +19,24 @@ LIST_LIMIT = 100
 def probe(pool):
     """A pooled connection with short waits, so a dead database is reported
     in about PROBE_TIMEOUT_SECONDS instead of hanging the request."""
-    with pool.connection(timeout=PROBE_TIMEOUT_SECONDS) as conn:
+    with pool.connection(timeout=PROBE_TIMEOUT_SECONDS) as conn, conn.transaction():
         conn.execute(f"SET LOCAL statement_timeout = {int(PROBE_TIMEOUT_SECONDS * 1000)}")
         yield conn
 
 
 def database_answers(pool) -> bool:
-    try:
-        with probe(pool) as conn:
-            conn.execute("SELECT 1")
-        return True
-    except Exception:  # any failure means unhealthy; the reason is not the caller's concern
-        return False
+    # Twice: the first failure may only be a pooled connection that a database
+    # restart broke (the pool then drops it).
+    for _ in range(2):
+        try:
+            with probe(pool) as conn:
+                conn.execute("SELECT 1")
+            return True
+        except psycopg.OperationalError:
+            continue
+        except Exception:  # pool timeout and the like: unhealthy, whatever the reason
+            return False
+    return False
 
 
 @dataclass

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import time
-import uuid
 
 from flask import Flask, g, jsonify, render_template, request
 from flask.json.provider import DefaultJSONProvider
@@ -16,7 +14,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from app import metrics
+from app import observe
 from app.config import Config, config_or_exit
 from app.db import make_pool
 from app.logs import request_id_var, setup_logging, utc_iso
@@ -25,16 +23,8 @@ from app.security import OAuthStateSigner, TokenCipher
 from app.services import EXTENSION_KEY, Services, wants_json
 from app.views import api, auth, dashboard, monitoring, oauth, webhook
 
-access_log = logging.getLogger("app.access")
 log = logging.getLogger("app.web")
-REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 SESSION_LIFETIME = dt.timedelta(days=7)
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' https:; frame-ancestors 'none'",
-}
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -81,25 +71,17 @@ def _install_request_hooks(app: Flask) -> None:
     @app.before_request
     def start_request():
         g.started = time.perf_counter()
-        incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+        g.request_id = observe.request_id(request.headers.get("X-Request-ID"))
         request_id_var.set(g.request_id)
 
     @app.after_request
     def finish_request(response):
         response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in observe.SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
-        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
-        metrics.REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        metrics.LATENCY.labels(request.method, route).observe(elapsed)
-        # The path only: query strings carry OAuth codes, states and verify tokens.
-        access_log.info("%s %s %s", request.method, request.path, response.status_code, extra={
-            "method": request.method, "path": request.path, "route": route,
-            "status": response.status_code, "duration_ms": round(elapsed * 1000, 2),
-            "remote_addr": request.remote_addr,
-        })
+        observe.record(request.method, request.path, route, response.status_code,
+                       g.get("started", time.perf_counter()), request.remote_addr)
         return response
 
     @app.teardown_request
@@ -125,8 +107,6 @@ def _install_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(exc):
-        if request.path == "/webhook":
-            metrics.WEBHOOKS_RECEIVED.labels("too_large").inc()
         return render(413, "The request body is too large.")
 
     @app.errorhandler(HTTPException)
@@ -145,19 +125,19 @@ def create_app(config: Config | None = None) -> Flask:
     app = Flask(__name__)
     app.json = JSONProvider(app)
     app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes, WTF_CSRF_TIME_LIMIT=None)
-    # Exactly one proxy (nginx) in front: trust one hop of X-Forwarded-*.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1)
     _configure_sessions(app, config)
 
     pool = make_pool(config)
-    app.extensions[EXTENSION_KEY] = Services(
+    svc = Services(
         config=config, pool=pool, cipher=TokenCipher(config.token_encryption_key),
         states=OAuthStateSigner(config.oauth_state_secret), started_monotonic=time.monotonic(),
     )
+    app.extensions[EXTENSION_KEY] = svc
     for module in (auth, dashboard, oauth, api, webhook, monitoring):
         app.register_blueprint(module.bp)
-    csrf = CSRFProtect(app)
-    csrf.exempt(webhook.bp)  # Meta signs its deliveries instead
+    CSRFProtect(app)  # POST /webhook never reaches Flask: Meta signs its deliveries instead
+    # Exactly one proxy (nginx) in front: trust one hop of X-Forwarded-*.
+    app.wsgi_app = ProxyFix(webhook.WebhookReceiver(app.wsgi_app, svc), x_for=1, x_proto=1, x_host=1)
     _limiter(app, config, pool)
     _install_request_hooks(app)
     _install_error_handlers(app)

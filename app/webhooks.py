@@ -93,22 +93,17 @@ def parse_events(body) -> list[Event]:
 
 
 def store_events(conn, events: list[Event]) -> int:
-    """All of a delivery's events in one statement, one transaction; returns
-    how many were new (the rest were duplicates)."""
+    """All of a delivery's events in one statement, hence one transaction
+    (on an autocommit connection); returns how many were new (the rest were
+    duplicates).  Plain VALUES rows: cheaper to send than arrays."""
     if not events:
         return 0
-    with conn.transaction():
-        cur = conn.execute(
-            """INSERT INTO webhook_events (dedupe_key, object, account_id, field, payload, entry_time)
-               SELECT k, o, a, f, p::jsonb, t
-               FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[], %s::timestamptz[])
-                    AS e(k, o, a, f, p, t)
-               ON CONFLICT (dedupe_key) DO NOTHING""",
-            (
-                [e.dedupe_key for e in events], [e.object for e in events],
-                [e.account_id for e in events], [e.field for e in events],
-                [json.dumps(e.payload, separators=(",", ":")) for e in events],
-                [e.entry_time for e in events],
-            ),
-        )
-        return cur.rowcount
+    rows = ", ".join(["(%s, %s, %s, %s, %s::jsonb, %s)"] * len(events))
+    params = [value for e in events for value in (
+        e.dedupe_key, e.object, e.account_id, e.field,
+        json.dumps(e.payload, separators=(",", ":")), e.entry_time)]
+    return conn.execute(
+        f"""INSERT INTO webhook_events (dedupe_key, object, account_id, field, payload, entry_time)
+            VALUES {rows} ON CONFLICT (dedupe_key) DO NOTHING""",
+        params,
+    ).rowcount

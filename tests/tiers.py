@@ -23,6 +23,7 @@ def tiers(inventory: str) -> list[tuple[str, list[str]]]:
         ("sandbox up", [PYTHON, "-m", "tests.sandbox", "up"]),
         ("first deploy of deploys/site.py", [str(PYINFRA), "-y", inventory, "deploys/site.py"]),
         ("host checks (read-only)", [*PYTEST, "-m", "sandbox", "tests/host", f"--inventory={inventory}"]),
+        ("outside probes", [*PYTEST, "-m", "sandbox", "tests/outside"]),
         ("drills (destructive, sandbox only)", [*PYTEST, "-m", "drill", "tests/drills"]),
     ]
 

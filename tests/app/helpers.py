@@ -201,8 +201,8 @@ class Gunicorn:
             if self.process.poll() is not None:
                 raise AssertionError(f"gunicorn exited: {self.log_path.read_text()[-3000:]}")
             try:
-                return requests.get(self.url + "/health", timeout=2).status_code in (200, 503)
-            except requests.ConnectionError:
+                return requests.get(self.url + "/health", timeout=5).status_code in (200, 503)
+            except requests.RequestException:  # not listening yet, or no worker booted yet
                 return False
         wait_for(up, timeout, "gunicorn to answer")
         return self

@@ -14,6 +14,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -112,10 +113,27 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # "fast" shutdown
+            self.process.send_signal(signal.SIGQUIT)  # "immediate": the data is thrown away anyway
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main() -> None:
+    """`python -m tests.app.pgserver [dbname]`: a throwaway server for local
+    development; prints DATABASE_URL and runs until Ctrl-C, then deletes it."""
+    server = PostgresServer().start()
+    try:
+        url = server.create_database(sys.argv[1] if len(sys.argv) > 1 else "insta_dev")
+        print(f"DATABASE_URL={url}", flush=True)
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        signal.sigwait({signal.SIGINT, signal.SIGTERM})
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

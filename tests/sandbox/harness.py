@@ -2,8 +2,9 @@
 
 `up` boots a fresh copy of the cached root filesystem with systemd-nspawn in a
 network namespace of its own, starts the machine-side services the host needs
-(an HTTP proxy to the package registries), and writes the state, inventory and
-secrets that operators and tests read. `down` removes every piece again.
+(an HTTP proxy to the package registries, and Pebble as its ACME CA), and
+writes the state, inventory and secrets that operators and tests read. `down`
+removes every piece again.
 """
 
 import contextlib
@@ -17,7 +18,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import rootfs, secrets
+from . import acme, rootfs, secrets
 from .network import Network, free_index
 from .processes import is_ours, start, stop
 
@@ -78,10 +79,15 @@ class Sandbox:
     def process_markers(self, state: dict) -> dict[str, str]:
         """What each started process's command line contains, so pid reuse can't fool us."""
         return {"nspawn": str(self.root), "tinyproxy": str(self.dir / "tinyproxy.conf"),
-                "fakemeta": f"tests.fakemeta --host {state.get('gateway')} "}
+                "fakemeta": f"tests.fakemeta --host {state['gateway']} ",
+                "challtestsrv": f"{state['gateway']}:{acme.DNS_PORT}",
+                "pebble": str(self.dir / "pebble-config.json")}
 
     def running(self, state: dict) -> bool:
-        return bool(state) and is_ours(state.get("pids", {}).get("nspawn"), self.process_markers(state)["nspawn"])
+        """The host and every machine-side process it relies on are alive."""
+        markers = self.process_markers(state) if state else {}
+        return bool(state) and all(is_ours(state.get("pids", {}).get(role), marker)
+                                   for role, marker in markers.items())
 
     # -- commands --------------------------------------------------------------
     def up(self) -> dict:
@@ -103,9 +109,12 @@ class Sandbox:
         state["pids"]["tinyproxy"] = self._start_proxy(net)
         state["pids"]["fakemeta"] = self._start_fakemeta(net)
         self._save(state)
+        self._start_acme(state)
         state["pids"]["nspawn"] = self._boot(net)
         self._save(state)
         self._wait_for_ssh(state)
+        state["pebble_root"] = str(acme.fetch_issuing_root(self.dir, state["gateway"], self._listener_ca()))
+        self._save(state)
         secrets.ensure(self.dir, state)
         secrets.ensure_backup_key(self.dir)
         self._write_inventory(state)
@@ -118,12 +127,13 @@ class Sandbox:
             if not quiet:
                 log(f"{self.name}: nothing to take down")
             return
+        markers = self.process_markers(state)
         for role, pid in state.get("pids", {}).items():
-            stop(pid, self.process_markers(state)[role], grace=30)
+            stop(pid, markers[role], grace=30)
         self._unmount(RUNTIME_ROOT / self.name)
         self.network(state).destroy()
         shutil.rmtree(RUNTIME_ROOT / self.name, ignore_errors=True)
-        for generated in ("state.json", "inventory.py", "known_hosts"):
+        for generated in ("state.json", "inventory.py", "known_hosts", acme.ISSUING_ROOT):
             (self.dir / generated).unlink(missing_ok=True)
         leftovers = self.leftovers(state)
         if leftovers:
@@ -154,8 +164,9 @@ class Sandbox:
         print(f"              ssh -i {state['ssh_key']} -o UserKnownHostsFile={state['known_hosts']} "
               f"{state['ssh_user']}@{state['address']}")
         print(f"  app         python -m tests.sandbox ssh {self.name} -- curl -s http://127.0.0.1:3000/health")
-        print(f"  web         curl --resolve {state['domain']}:443:{state['address']} "
-              f"https://{state['domain']}/health")
+        print(f"  web         curl --noproxy '*' --cacert {state['pebble_root']} "
+              f"--resolve {state['domain']}:443:{state['address']} https://{state['domain']}/health")
+        print(f"  acme        Pebble {acme.directory_url(state['gateway'])} (its root: {state['pebble_root']})")
         return 0 if up else 1
 
     def ssh_argv(self, state: dict, *command: str) -> list[str]:
@@ -219,6 +230,18 @@ class Sandbox:
         return start([sys.executable, "-m", "tests.fakemeta", "--host", net.gateway, "--port", str(FAKEMETA_PORT)],
                      self.dir / "fakemeta.log", cwd=REPO)
 
+    def _listener_ca(self) -> Path:
+        return self.dir / acme.LISTENER_CA
+
+    def _start_acme(self, state: dict) -> None:
+        gateway = state["gateway"]
+        _, cert, key = acme.make_listener_ca(self.dir, gateway)
+        state["pids"]["challtestsrv"] = acme.start_dns(self.dir, gateway)
+        self._save(state)
+        acme.add_host_record(gateway, state["domain"], state["address"])
+        state["pids"]["pebble"] = acme.start_pebble(self.dir, gateway, cert, key)
+        self._save(state)
+
     def _boot(self, net: Network) -> int:
         return start(
             ["systemd-nspawn", "-D", str(self.root), "--boot", "--register=no", "--keep-unit",
@@ -271,6 +294,8 @@ class Sandbox:
             "extra_ca_certs": extra_cas,
             "domain": state["domain"],
             "admin_ips": [state["gateway"]],
+            "acme_directory": acme.directory_url(state["gateway"]),
+            "acme_ca_bundle": self._listener_ca().read_text(),
             "secrets_file": str(self.dir / "secrets.env"),
             "backup_recipient": secrets.backup_recipient(self.dir),
             "backup_identity_file": str(self.dir / secrets.BACKUP_KEY),

@@ -1,0 +1,97 @@
+"""TLS with certbot (distro package, webroot). The first deploy replaces
+nginx's placeholder with an issued certificate; later runs leave a valid one
+alone; certbot's own systemd timer renews, and a deploy hook reloads nginx."""
+
+from io import StringIO
+
+from pyinfra import host
+from pyinfra.facts.files import FindInFile
+from pyinfra.operations import apt, files, server, systemd
+
+domain = host.data.domain
+directory = host.data.acme_directory
+live_dir = f"/etc/letsencrypt/live/{domain}"
+renewal_conf = f"/etc/letsencrypt/renewal/{domain}.conf"
+placeholder_aside = f"/var/lib/letsencrypt/placeholder-{domain}"
+bundle = "/etc/letsencrypt/acme-ca-bundle.pem"
+ca_env = {"REQUESTS_CA_BUNDLE": bundle} if host.data.acme_ca_bundle else {}
+
+apt.packages(
+    name="Install certbot",
+    packages=["certbot"],
+)
+
+files.put(
+    name="CA bundle certbot trusts for the ACME directory",
+    src=StringIO(host.data.acme_ca_bundle or ""),
+    dest=bundle,
+    mode="644",
+    _if=lambda: bool(host.data.acme_ca_bundle),
+)
+files.file(
+    name="No extra CA bundle for the ACME directory (the system store is used)",
+    path=bundle,
+    present=False,
+    _if=lambda: not host.data.acme_ca_bundle,
+)
+# Renewals run from certbot.service (the distro's timer), so it needs the bundle too.
+drop_in = files.template(
+    name="certbot.service renewals use the same CA bundle",
+    src="templates/etc/systemd/system/certbot.service.d/acme-ca-bundle.conf.j2",
+    dest="/etc/systemd/system/certbot.service.d/acme-ca-bundle.conf",
+    mode="644",
+    create_remote_dir=True,
+    bundle=bundle,
+    _if=lambda: bool(host.data.acme_ca_bundle),
+)
+no_drop_in = files.file(
+    name="certbot.service renewals use the system CA store",
+    path="/etc/systemd/system/certbot.service.d/acme-ca-bundle.conf",
+    present=False,
+    _if=lambda: not host.data.acme_ca_bundle,
+)
+systemd.daemon_reload(
+    name="Reload systemd units (certbot.service drop-in changed)",
+    _if=lambda: drop_in.did_change() or no_drop_in.did_change(),
+)
+files.template(
+    name="Deploy hook: reload nginx after each renewal",
+    src="templates/etc/letsencrypt/renewal-hooks/deploy/reload-nginx.j2",
+    dest="/etc/letsencrypt/renewal-hooks/deploy/reload-nginx",
+    mode="755",
+)
+
+
+def needs_issue() -> bool:
+    """No certificate from certbot yet (only the placeholder), or one from
+    another ACME directory than group data names (e.g. staging -> production)."""
+    return not host.get_fact(FindInFile, path=renewal_conf, pattern=f"^server = {directory}$")
+
+
+contact = ["--email", host.data.acme_email] if host.data.acme_email else ["--register-unsafely-without-email"]
+certonly = " ".join([
+    "certbot certonly --non-interactive --agree-tos --webroot", "--webroot-path", host.data.acme_webroot,
+    "--cert-name", domain, "--domain", domain, "--server", directory, *contact,
+    # Only reached when the directory changed for an existing certificate.
+    f"$( [ -e {renewal_conf} ] && echo --force-renewal )",
+])
+server.shell(
+    name=f"Issue the certificate for {domain} from {directory} and switch nginx to it",
+    commands=[
+        # certbot refuses to write into an existing live directory: move the placeholder aside.
+        f"if [ ! -e {renewal_conf} ] && [ -d {live_dir} ]; then rm -rf {placeholder_aside}; "
+        f"mkdir -p /var/lib/letsencrypt; mv {live_dir} {placeholder_aside}; fi",
+        f"if ! {certonly}; then [ -d {placeholder_aside} ] && [ ! -e {live_dir} ] "
+        f"&& mv {placeholder_aside} {live_dir}; exit 1; fi",
+        f"rm -rf {placeholder_aside}",
+        "nginx -t -q && systemctl reload nginx",
+    ],
+    _env=ca_env,
+    _if=needs_issue,
+)
+systemd.service(
+    name="certbot.timer renews twice a day",
+    service="certbot.timer",
+    enabled=True,
+    running=True,
+)

@@ -1,0 +1,83 @@
+"""SSH: a hardened sshd drop-in that goes live only once `sshd -t` accepts it,
+and team access from group data `team` (onboarding and offboarding)."""
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.facts.server import Command, Users
+from pyinfra.operations import apt, files, server
+
+from deploys.lib.validated import validated_template
+
+
+def supported(query: str, wanted: list[str]) -> list[str]:
+    """The wanted algorithms this host's OpenSSH knows, in the wanted order
+    (an unknown name would make sshd refuse the whole file)."""
+    known = set((host.get_fact(Command, f"ssh -Q {query}") or "").split())
+    return [name for name in wanted if name in known]
+
+
+@deploy("SSH daemon hardening")
+def harden_sshd():
+    apt.packages(
+        name="Install the OpenSSH server",
+        packages=["openssh-server"],
+    )
+    validated_template(
+        "sshd hardening drop-in",
+        src="templates/etc/ssh/sshd_config.d/10-hardening.conf.j2",
+        dest="/etc/ssh/sshd_config.d/10-hardening.conf",
+        check="sshd -t",
+        activate="systemctl reload ssh",
+        kex=supported("kex", host.data.ssh_kex_algorithms),
+        ciphers=supported("cipher", host.data.ssh_ciphers),
+        macs=supported("mac", host.data.ssh_macs),
+        host_key_algorithms=supported("key-sig", host.data.ssh_host_key_algorithms),
+    )
+
+
+@deploy("Team access")
+def manage_team():
+    team = host.data.team
+    group = host.data.team_group
+    server.group(
+        name=f"Keep the {group} group (marks the people this deploy manages)",
+        group=group,
+    )
+    for person in team:
+        server.user(
+            name=f"Give {person['name']} a login with their keys",
+            user=person["name"],
+            shell="/bin/bash",
+            groups=[group],
+            create_home=True,
+            public_keys=person["keys"],
+            delete_keys=True,
+        )
+    wanted = {person["name"] for person in team}
+    for departed in sorted(name for name, user in host.get_fact(Users).items()
+                           if group in user["groups"] and name not in wanted):
+        server.shell(
+            name=f"Offboard {departed}: end their sessions, remove their user, home and keys",
+            commands=[f"pkill --signal KILL --uid {departed} || true", f"userdel --remove {departed}"],
+        )
+    validated_template(
+        "Team sudo rights",
+        src="templates/etc/sudoers.d/team.j2",
+        dest="/etc/sudoers.d/team",
+        check="visudo -c -q",
+        activate="true",  # sudo reads the file at every use
+        mode="440",
+        sudoers=[person["name"] for person in team if person.get("sudo")],
+    )
+    files.block(
+        name="Team keys in root's authorized_keys" if host.data.team_keys_to_root
+        else "No team keys in root's authorized_keys",
+        path="/root/.ssh/authorized_keys",
+        content=[key for person in team for key in person["keys"]],
+        present=bool(host.data.team_keys_to_root and team),
+        marker="# {mark} TEAM KEYS managed by pyinfra",  # no regex metacharacters: pyinfra matches it with awk
+    )
+
+
+harden_sshd()
+manage_team()

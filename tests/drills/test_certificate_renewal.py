@@ -1,0 +1,30 @@
+"""A renewal forced through certbot's own systemd service (the one its timer
+starts, with the CA-bundle drop-in) ends with nginx serving the new certificate."""
+
+import subprocess
+
+FORCE = "/run/systemd/system/certbot.service.d/drill-force-renewal.conf"
+
+
+def served_serial(state: dict) -> str:
+    return subprocess.run(
+        f"openssl s_client -connect {state['address']}:443 -servername {state['domain']} </dev/null "
+        "2>/dev/null | openssl x509 -noout -serial", shell=True, capture_output=True, text=True,
+        timeout=30).stdout.strip()
+
+
+def test_forced_renewal_is_served(sandbox_state, host):
+    before = served_serial(sandbox_state)
+    assert before.startswith("serial=")
+    host.run_test(f"mkdir -p $(dirname {FORCE}) && printf '[Service]\\nExecStart=\\n"
+                  f"ExecStart=/usr/bin/certbot -q renew --force-renewal --no-random-sleep-on-renew\\n' > {FORCE}"
+                  " && systemctl daemon-reload")
+    try:
+        run = host.run("systemctl start certbot.service")  # oneshot: returns when certbot is done
+        assert run.rc == 0, host.check_output("journalctl -u certbot.service -n 30 --no-pager")
+    finally:
+        host.run_test(f"rm -f {FORCE} && systemctl daemon-reload")
+    after = served_serial(sandbox_state)
+    assert after != before, "nginx still serves the old certificate (deploy hook?)"
+    live = host.check_output(f"openssl x509 -noout -serial -in /etc/letsencrypt/live/{sandbox_state['domain']}/cert.pem")
+    assert after == live

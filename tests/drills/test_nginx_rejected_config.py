@@ -1,0 +1,29 @@
+"""A site config that `nginx -t` refuses fails the deploy and never goes live:
+the previous config keeps serving."""
+
+from tests.drills.conftest import deploy_with
+from tests.pyinfra_run import run_deploy
+
+SITE = "/etc/nginx/sites-available/insta-connect-demo"
+
+
+def serving(host, domain: str) -> str:
+    return host.check_output(f"curl -s -o /dev/null -w '%{{http_code}}' --noproxy '*' -H 'Host: {domain}' "
+                             "http://127.0.0.1/drill")
+
+
+def test_broken_site_config_keeps_the_previous_one_serving(sandbox_inventory, host, target):
+    live_before = host.file(SITE).sha256sum
+    pid_before = host.check_output("systemctl show -p MainPID --value nginx")
+    try:
+        # An invalid value renders a site file nginx -t refuses, as a broken template would.
+        proc = deploy_with(sandbox_inventory, "deploys/nginx.py", client_max_body_size="twelve-ish")
+        assert proc.returncode != 0, "the deploy went through with a config nginx refuses"
+        assert "rejected by `nginx -t -q`" in proc.stdout
+        assert host.file(SITE).sha256sum == live_before
+        assert host.run("nginx -t -q").rc == 0
+        assert host.check_output("systemctl show -p MainPID --value nginx") == pid_before
+        assert serving(host, target.data["domain"]) == "301"
+    finally:
+        run_deploy(sandbox_inventory, "deploys/nginx.py")
+    assert host.file(SITE).sha256sum == live_before

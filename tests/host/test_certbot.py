@@ -1,0 +1,47 @@
+"""deploys/certbot.py, as the host shows it. Read-only: safe against production."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def live(target) -> str:
+    return f"/etc/letsencrypt/live/{target.data['domain']}"
+
+
+def test_issued_by_the_configured_directory(host, target):
+    renewal = host.file(f"/etc/letsencrypt/renewal/{target.data['domain']}.conf").content_string
+    assert f"server = {target.data['acme_directory']}" in renewal
+    assert "authenticator = webroot" in renewal
+    assert target.data["acme_webroot"] in renewal
+
+
+def test_certificate_is_real_current_and_for_the_domain(host, target, live):
+    cert = f"{live}/cert.pem"
+    subject = host.check_output(f"openssl x509 -in {cert} -noout -subject -nameopt RFC2253")
+    issuer = host.check_output(f"openssl x509 -in {cert} -noout -issuer -nameopt RFC2253")
+    assert issuer.split("=", 1)[1] != subject.split("=", 1)[1], "still the self-signed placeholder"
+    sans = host.check_output(f"openssl x509 -in {cert} -noout -ext subjectAltName")
+    assert f"DNS:{target.data['domain']}" in sans
+    assert host.run(f"openssl x509 -in {cert} -noout -checkend 0").rc == 0, "expired"
+
+
+def test_nginx_serves_the_live_certificate(host, target, live):
+    served = host.check_output(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {target.data['domain']} </dev/null 2>/dev/null"
+        " | openssl x509 -noout -serial")
+    assert served == host.check_output(f"openssl x509 -in {live}/cert.pem -noout -serial")
+
+
+def test_renewal_by_timer_with_nginx_reload(host):
+    assert host.service("certbot.timer").is_enabled and host.service("certbot.timer").is_running
+    hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/reload-nginx")
+    assert hook.mode == 0o755 and "systemctl reload nginx" in hook.content_string
+
+
+def test_renewals_trust_the_same_acme_ca(host, target):
+    environment = host.check_output("systemctl show certbot.service -p Environment")
+    if target.data["acme_ca_bundle"]:
+        assert "REQUESTS_CA_BUNDLE=/etc/letsencrypt/acme-ca-bundle.pem" in environment
+        assert host.file("/etc/letsencrypt/acme-ca-bundle.pem").content_string == target.data["acme_ca_bundle"]
+    else:
+        assert "REQUESTS_CA_BUNDLE" not in environment

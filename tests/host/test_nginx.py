@@ -1,0 +1,50 @@
+"""deploys/nginx.py, as the host shows it. Read-only: safe against production
+(requests go to the host's own loopback)."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def site(target) -> str:
+    return target.data["app_name"]
+
+
+def test_nginx_running_on_a_valid_config(host):
+    assert host.service("nginx").is_enabled and host.service("nginx").is_running
+    assert host.run("nginx -t -q").rc == 0
+
+
+def test_site_enabled_and_default_gone(host, site):
+    assert host.file(f"/etc/nginx/sites-enabled/{site}").linked_to == f"/etc/nginx/sites-available/{site}"
+    assert not host.file("/etc/nginx/sites-enabled/default").exists
+    live = f"/etc/nginx/sites-available/{site}"
+    # A site nginx -t refused stays staged and differs from the live file.
+    assert host.file(live).sha256sum == host.file(f"/var/lib/pyinfra-staged{live}").sha256sum
+
+
+def test_served_config(host, target):
+    config = host.check_output("nginx -T 2>/dev/null")
+    domain = target.data["domain"]
+    assert f"server_name {domain};" in config
+    assert "ssl_protocols TLSv1.2 TLSv1.3;" in config
+    assert f"ssl_certificate /etc/letsencrypt/live/{domain}/fullchain.pem;" in config
+    assert f"server 127.0.0.1:{target.data['app_port']};" in config
+    assert "proxy_set_header X-Forwarded-For $remote_addr;" in config
+    assert "proxy_set_header X-Forwarded-Proto $scheme;" in config
+    assert "proxy_set_header Host $host;" in config
+    assert f"client_max_body_size {target.data['client_max_body_size']};" in config
+    assert "limit_req_status 429;" in config
+    for address in target.data["admin_ips"]:
+        assert f"allow {address};" in config
+
+
+def test_port_80_redirects_except_acme(host, target):
+    domain = target.data["domain"]
+    curl = f"curl -s -o /dev/null -w '%{{http_code}} %{{redirect_url}}' --noproxy '*' -H 'Host: {domain}' http://127.0.0.1"
+    assert host.check_output(f"{curl}/some/page") == f"301 https://{domain}/some/page"
+    assert host.check_output(f"{curl}/.well-known/acme-challenge/absent").startswith("404")
+
+
+def test_listens_on_80_and_443_only_as_web(host):
+    for port in (80, 443):
+        assert host.socket(f"tcp://0.0.0.0:{port}").is_listening

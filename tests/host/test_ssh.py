@@ -1,0 +1,64 @@
+"""deploys/ssh.py, as the host shows it. Read-only: safe against production."""
+
+import pytest
+
+
+@pytest.fixture(scope="module")
+def sshd(host) -> dict[str, str]:
+    """sshd's effective settings (`sshd -T`), keys lower-case."""
+    out = host.check_output("sshd -T")
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def test_key_only_logins(sshd):
+    assert sshd["passwordauthentication"] == "no"
+    assert sshd["kbdinteractiveauthentication"] == "no"
+    assert sshd["pubkeyauthentication"] == "yes"
+    assert sshd["permitemptypasswords"] == "no"
+    assert sshd["permitrootlogin"] == "without-password"  # sshd -T's name for prohibit-password
+
+
+@pytest.mark.parametrize("setting, data_key", [
+    ("kexalgorithms", "ssh_kex_algorithms"),
+    ("ciphers", "ssh_ciphers"),
+    ("macs", "ssh_macs"),
+    ("hostkeyalgorithms", "ssh_host_key_algorithms"),
+])
+def test_only_modern_algorithms(sshd, target, setting, data_key):
+    offered = sshd[setting].split(",")
+    assert offered and set(offered) <= set(target.data[data_key]), offered
+
+
+def test_live_drop_in_is_the_deployed_one(host):
+    # A drop-in sshd -t refused stays staged and differs from the live file.
+    live = "/etc/ssh/sshd_config.d/10-hardening.conf"
+    assert host.file(live).mode == 0o644
+    assert host.file(live).sha256sum == host.file(f"/var/lib/pyinfra-staged{live}").sha256sum
+    assert host.run("sshd -t").rc == 0
+    assert host.service("ssh").is_running
+
+
+def test_team_members_have_their_keys_and_only_them(host, target):
+    group = target.data["team_group"]
+    for person in target.data["team"]:
+        user = host.user(person["name"])
+        assert user.exists and group in user.groups, person["name"]
+        keys = host.file(f"{user.home}/.ssh/authorized_keys").content_string.splitlines()
+        assert sorted(keys) == sorted(person["keys"]), person["name"]
+    managed = {name for name in host.check_output(f"getent group {group} | cut -d: -f4").split(",") if name}
+    assert managed == {person["name"] for person in target.data["team"]}  # nobody offboarded lingers
+
+
+def test_sudo_only_for_those_who_have_it(host, target):
+    sudoers = host.file("/etc/sudoers.d/team")
+    assert sudoers.mode == 0o440 and sudoers.user == "root"
+    granted = {line.split()[0] for line in sudoers.content_string.splitlines() if line and not line.startswith("#")}
+    assert granted == {person["name"] for person in target.data["team"] if person.get("sudo")}
+
+
+def test_team_keys_in_root_only_by_choice(host, target):
+    root_keys = host.file("/root/.ssh/authorized_keys").content_string
+    team_keys = [key for person in target.data["team"] for key in person["keys"]]
+    for key in team_keys:
+        assert (key in root_keys) == bool(target.data["team_keys_to_root"]), key[:40]
+    assert ("TEAM KEYS managed by pyinfra" in root_keys) == bool(target.data["team_keys_to_root"] and team_keys)
