@@ -241,9 +241,21 @@ def load_config(environ: Mapping[str, str] | None = None) -> Config:
     return Config(**values)
 
 
-def config_or_exit(environ: Mapping[str, str] | None = None) -> Config:
+def _check_log_dir(config: Config) -> None:
     try:
-        return load_config(environ)
+        os.makedirs(config.log_dir, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"LOG_DIR {config.log_dir} cannot be created: {exc.strerror}") from None
+    if not os.access(config.log_dir, os.W_OK | os.X_OK):
+        raise ConfigError(f"LOG_DIR {config.log_dir} is not writable")
+
+
+def config_or_exit(environ: Mapping[str, str] | None = None) -> Config:
+    """The configuration of an entry point, whose log directory must be usable too."""
+    try:
+        config = load_config(environ)
+        _check_log_dir(config)
+        return config
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr, flush=True)
         raise SystemExit(EXIT_CONFIG_ERROR) from None

@@ -74,6 +74,10 @@ class JsonFormatter(logging.Formatter):
         self.service = service
 
     def format(self, record: logging.LogRecord) -> str:
+        # Each handler (stdout, combined, error) formats the record: do it once.
+        cached = record.__dict__.get("_json")
+        if cached is not None:
+            return cached
         entry = {
             "timestamp": utc_iso(dt.datetime.fromtimestamp(record.created, dt.timezone.utc)),
             "level": record.levelname.lower(),
@@ -90,7 +94,8 @@ class JsonFormatter(logging.Formatter):
                 entry[key] = self.redactor.value(key, value)
         if record.exc_info:
             entry["exception"] = self.redactor.text(self.formatException(record.exc_info))
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        record._json = json.dumps(entry, default=str, ensure_ascii=False)
+        return record._json
 
 
 class DailyFileHandler(logging.Handler):

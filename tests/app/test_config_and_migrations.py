@@ -69,6 +69,14 @@ def test_entry_points_print_one_line_and_exit_non_zero(env, module):
         "config error: TOKEN_ENCRYPTION_KEY is malformed")
 
 
+def test_unwritable_log_dir_is_one_line(env, tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    result = run_module("app.migrate", {**env, "LOG_DIR": str(blocker / "logs")})
+    assert result.returncode == 2
+    assert result.stderr == f"config error: LOG_DIR {blocker / 'logs'} cannot be created: Not a directory\n"
+
+
 def test_env_example_lists_every_variable():
     text = (REPO_ROOT / "app" / ".env.example").read_text()
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, re.M))

@@ -109,7 +109,11 @@ def test_tampered_state_is_rejected(user_client, meta, db):
     callback = follow_authorize(user_client, meta)
     query = parse_qs(urlsplit(callback).query)
     state = query["state"][0]
-    for bad in (state[:-1] + ("A" if state[-1] != "A" else "B"), "", "garbage",
+    payload, timestamp, signature = state.split(".")
+    flip = {"A": "B"}
+    for bad in (f"{payload}.{timestamp}.{flip.get(signature[0], 'A')}{signature[1:]}",   # signature changed
+                f"{payload[:-2]}{flip.get(payload[-2], 'A')}{payload[-1]}.{timestamp}.{signature}",  # payload changed
+                "", "garbage",
                 forged_state(1, secret="not-the-state-secret-at-all")):
         response = user_client.get("/oauth/callback?" + urlencode({"code": query["code"][0], "state": bad}))
         assert response.status_code == 400, bad
