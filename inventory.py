@@ -13,6 +13,11 @@ production = [
             # Fill in the team's admin addresses before the first deploy: the
             # firewall refuses to lock SSH to a list that excludes you.
             "admin_ips": [],
+            # The operator's age public key; the deploy refuses to run without
+            # it (docs/operations.md, Backups). The private key stays with the
+            # operator: backup_identity_file is its path on the operator's machine.
+            "backup_recipient": None,
+            "backup_identity_file": None,
         },
     ),
 ]

@@ -10,6 +10,12 @@ for concern in (
     "base",
     "ssh",  # before the firewall: team members' access is in place when SSH gets restricted
     "firewall",  # before nginx: port 80 must be open for the ACME validation
+    "postgres",
+    "redis",
+    "app",
+    "logs",
+    "services",
+    "backups",
     "nginx",
     "certbot",  # after nginx: the http-01 challenge is served by nginx's port 80
 ):

@@ -46,7 +46,6 @@ public_tcp_ports = [80, 443]  # open to anyone: HTTP (ACME and the redirect) and
 firewall_logging = "low"  # ufw's log level: off, low (blocked packets, rate-limited), medium, high or full
 
 # --- nginx (deploys/nginx.py) ---------------------------------------------------
-app_upstream = "127.0.0.1:3000"  # where the app listens; nginx is its only client
 client_max_body_size = "2m"  # largest request body nginx accepts
 hsts_max_age = 63072000  # seconds browsers keep to HTTPS (two years, Mozilla's recommendation)
 content_security_policy = (  # server-rendered pages: own scripts/styles only, Instagram images, no framing
@@ -64,3 +63,52 @@ acme_directory = "https://acme-v02.api.letsencrypt.org/directory"  # Let's Encry
 acme_ca_bundle = None  # PEM CA(s) certbot trusts for the ACME directory (REQUESTS_CA_BUNDLE), or None for the system store
 acme_email = None  # contact address for the ACME account (expiry notices), or None for no address
 acme_webroot = "/var/www/letsencrypt"  # where certbot puts http-01 challenge files; nginx serves them on port 80
+
+# --- secrets (deploys/lib/secrets.py) ---------------------------------------
+# Looked up in order: the operator's environment, Doppler, then secrets_file.
+doppler_project = "insta-connect-demo"  # Doppler project (document section 6)
+doppler_config = "dev_insta"  # Doppler config to download; None skips Doppler
+secrets_file = "secrets.env"  # untracked KEY=value file, relative to the repo (gitignored)
+
+# --- PostgreSQL (deploys/postgres.py) ---------------------------------------
+postgres_version = 16  # major to install on Ubuntu (22.04 gets it from the PGDG repo); Debian uses its own
+db_name = "insta_connect_demo"  # database the app uses
+db_user = "insta_user"  # role that owns it; its password is the DB_PASSWORD secret
+db_port = 5432  # listens on localhost only
+postgres_max_connections = 50  # app pool (4 per worker) plus jobs, backups and psql sessions
+postgres_shared_buffers_ratio = 0.25  # share of the host's RAM for shared_buffers
+postgres_effective_cache_ratio = 0.75  # share of RAM the planner assumes the OS caches
+
+# --- app (deploys/app.py) ---------------------------------------------------
+app_user = "nodejs"  # system user the service runs as (no login shell, no sudo)
+app_dir = "/opt/insta-connect-demo"  # not the document's /root/...: a service user cannot read /root
+app_port = 3000  # gunicorn binds 127.0.0.1:app_port
+node_env = "production"  # NODE_ENV: production or development
+log_level = "info"  # LOG_LEVEL
+web_concurrency = 2  # gunicorn workers (WEB_CONCURRENCY)
+oauth_redirect_uri = None  # OAUTH_REDIRECT_URI; None means https://<domain>/oauth/callback
+meta_base_urls = {}  # INSTAGRAM_AUTHORIZE_URL / _API_BASE / _GRAPH_BASE overrides; {} uses Meta's
+pip_index_url = None  # a PyPI mirror for the venv, or None for pip's default
+
+# --- services (deploys/services.py) -----------------------------------------
+token_refresh_schedule = "*-*-* 02:00:00 UTC"  # systemd OnCalendar: daily at 2 AM UTC
+webhook_processor_schedule = "*:0/5"  # systemd OnCalendar: every 5 minutes
+
+# --- logs (deploys/logs.py) -------------------------------------------------
+log_retention_days = 14  # app_dir/logs/*.log older than this are deleted
+journal_max_use = "500M"  # cap on the persistent journal's disk use
+
+# --- backups (deploys/backups.py, pull_backups.py, restore.py) --------------
+backup_dir = "/root/backups"  # encrypted dumps on the server (mode 0700)
+backup_schedule = "*-*-* 01:00:00 UTC"  # systemd OnCalendar: daily at 1 AM UTC
+backup_retention_days = 30  # older dumps are deleted on the server
+backup_recipient = None  # age public key (age1...) dumps are encrypted to; required
+backup_identity_file = None  # operator's age private key file, for restore and checks; never on the server
+local_backup_dir = "backups"  # where pull_backups.py puts copies, per host (gitignored)
+pull_backups_count = 7  # how many of the newest backups pull_backups.py keeps in sync locally
+restore_backup = None  # restore.py: file name of the backup to restore; None picks the newest pulled
+
+# --- Redis (deploys/redis.py) -----------------------------------------------
+redis_enabled = False  # run redis-server for sessions and rate limits (REDIS_URL); password REDIS_PASSWORD
+redis_port = 6379  # bound to 127.0.0.1 only
+redis_maxmemory = "256mb"  # memory cap; when full, writes fail rather than sessions being evicted

@@ -69,3 +69,13 @@ def sandbox_state():
 @pytest.fixture(scope="session")
 def sandbox_inventory(sandbox_state) -> Path:
     return state_dir() / "inventory.py"
+
+
+@pytest.fixture(scope="session")
+def psql(host, target):
+    """Run one query as postgres in the app's database; returns the rows as lists of strings."""
+    def query(sql: str) -> list[list[str]]:
+        out = host.check_output("cd / && runuser -u postgres -- psql -XAt -F '|' -d %s -c %s",
+                                target.data["db_name"], sql)
+        return [line.split("|") for line in out.splitlines()]
+    return query

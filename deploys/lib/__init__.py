@@ -1,1 +1,2 @@
-"""Helpers shared by the deploys in deploys/ (not a deploy of its own)."""
+"""Helpers shared by the deploys in deploys/ (not deploys of their own): secrets,
+facts and operations pyinfra lacks, units, validated config files."""

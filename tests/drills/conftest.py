@@ -1,10 +1,26 @@
-"""Shared pieces of the edge-tier drills. Each drill puts the host back the
-way deploys/site.py leaves it, so the idempotency drill holds in any order."""
+"""Shared pieces of the drills. Drills are destructive and run only against
+the sandbox; each puts the host back the way deploys/site.py leaves it, so
+the idempotency drill holds in any order."""
 
 import json
 import subprocess
+from pathlib import Path
+
+import pytest
 
 from tests.pyinfra_run import run_deploy
+from tests.sandbox import secrets
+
+
+@pytest.fixture(autouse=True)
+def only_the_sandbox(target, sandbox_state):
+    if not target.data.get("sandbox") or target.address != sandbox_state["address"]:
+        pytest.fail("drills run only against the sandbox", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def sandbox_secrets(target) -> dict[str, str]:
+    return secrets.read(Path(target.data["secrets_file"]))
 
 
 def deploy_with(inventory, deploy: str, **data) -> subprocess.CompletedProcess:

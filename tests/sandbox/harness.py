@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from .processes import is_ours, start, stop
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_ROOT = Path("/var/lib/insta-sandbox")
 PROXY_PORT = 3128
+FAKEMETA_PORT = 8081
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes")
 
 
@@ -43,6 +45,12 @@ def allocation_lock():
     with open(RUNTIME_ROOT / ".allocation.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
+
+
+def fakemeta_urls(base: str) -> dict:
+    """The app's Meta endpoints, all served by tests.fakemeta."""
+    return {"INSTAGRAM_AUTHORIZE_URL": f"{base}/oauth/authorize",
+            "INSTAGRAM_API_BASE": base, "INSTAGRAM_GRAPH_BASE": base}
 
 
 def log(message: str) -> None:
@@ -71,6 +79,7 @@ class Sandbox:
     def process_markers(self, state: dict) -> dict[str, str]:
         """What each started process's command line contains, so pid reuse can't fool us."""
         return {"nspawn": str(self.root), "tinyproxy": str(self.dir / "tinyproxy.conf"),
+                "fakemeta": f"tests.fakemeta --host {state['gateway']} ",
                 "challtestsrv": f"{state['gateway']}:{acme.DNS_PORT}",
                 "pebble": str(self.dir / "pebble-config.json")}
 
@@ -98,6 +107,7 @@ class Sandbox:
             net.create()
         self._prepare_root(cached, state)
         state["pids"]["tinyproxy"] = self._start_proxy(net)
+        state["pids"]["fakemeta"] = self._start_fakemeta(net)
         self._save(state)
         self._start_acme(state)
         state["pids"]["nspawn"] = self._boot(net)
@@ -106,6 +116,7 @@ class Sandbox:
         state["pebble_root"] = str(acme.fetch_issuing_root(self.dir, state["gateway"], self._listener_ca()))
         self._save(state)
         secrets.ensure(self.dir, state)
+        secrets.ensure_backup_key(self.dir)
         self._write_inventory(state)
         log(f"{self.name} is up at {state['address']}")
         return state
@@ -214,6 +225,11 @@ class Sandbox:
             f"Allow {net.subnet}\nConnectPort 443\nMaxClients 100\nLogLevel Warning\n")
         return start(["tinyproxy", "-d", "-c", str(conf)], self.dir / "tinyproxy.log")
 
+    def _start_fakemeta(self, net: Network) -> int:
+        """The fake Meta API the host's app talks to instead of Meta (unreachable from here)."""
+        return start([sys.executable, "-m", "tests.fakemeta", "--host", net.gateway, "--port", str(FAKEMETA_PORT)],
+                     self.dir / "fakemeta.log", cwd=REPO)
+
     def _listener_ca(self) -> Path:
         return self.dir / acme.LISTENER_CA
 
@@ -281,6 +297,9 @@ class Sandbox:
             "acme_directory": acme.directory_url(state["gateway"]),
             "acme_ca_bundle": self._listener_ca().read_text(),
             "secrets_file": str(self.dir / "secrets.env"),
+            "backup_recipient": secrets.backup_recipient(self.dir),
+            "backup_identity_file": str(self.dir / secrets.BACKUP_KEY),
+            "meta_base_urls": fakemeta_urls(f"http://{state['gateway']}:{FAKEMETA_PORT}"),
             "sandbox": True,
         }
         (self.dir / "inventory.py").write_text(

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 
-def start(argv: list[str], log: Path, env: dict | None = None) -> int:
+def start(argv: list[str], log: Path, env: dict | None = None, cwd: Path | None = None) -> int:
     with open(log, "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, **(env or {})})
+                                start_new_session=True, env={**os.environ, **(env or {})}, cwd=cwd)
     return proc.pid
 
 

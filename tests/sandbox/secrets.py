@@ -6,7 +6,10 @@ and an encrypted backup from an earlier host still restores.
 
 import base64
 import secrets as random
+import subprocess
 from pathlib import Path
+
+BACKUP_KEY = "backup-key.txt"  # the age identity backups are encrypted to; never leaves this machine
 
 
 def _token() -> str:
@@ -42,3 +45,17 @@ def ensure(state_dir: Path, state: dict) -> Path:
     path.write_text("# Sandbox secrets, generated; never commit.\n"
                     + "".join(f"{key}={value}\n" for key, value in values.items()))
     return path
+
+
+def ensure_backup_key(state_dir: Path) -> Path:
+    """The sandbox's backup key pair; kept across `up`, like the secrets, so old backups still decrypt."""
+    key = state_dir / BACKUP_KEY
+    if not key.exists():
+        subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    key.chmod(0o600)
+    return key
+
+
+def backup_recipient(state_dir: Path) -> str:
+    return subprocess.run(["age-keygen", "-y", str(state_dir / BACKUP_KEY)], check=True,
+                          capture_output=True, text=True).stdout.strip()

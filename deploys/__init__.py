@@ -1,0 +1,1 @@
+"""pyinfra deploys, one per concern; deploys/site.py runs them all."""

@@ -1,0 +1,90 @@
+"""The app (document sections 2.2, 3.1, 6): the nodejs service user, the code
+from the repo's app/, a venv with its pinned dependencies, the .env, and the
+migrations, run whenever code or dependencies change."""
+
+import hashlib
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api.util import get_template
+from pyinfra.facts.files import File, Sha256File
+from pyinfra.operations import apt, files, server
+
+from deploys.lib import secrets
+from deploys.lib.app import app_command, restart_on_change
+from deploys.lib.operations import secret_file
+
+APP_DIR = host.data.app_dir
+USER = host.data.app_user
+VENV = f"{APP_DIR}/venv"
+REQUIREMENTS = Path("app/requirements.txt")
+INSTALLED = f"{VENV}/installed-requirements.txt"  # copy of the requirements the venv was last built from
+
+app_secrets = secrets.require(*secrets.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
+
+
+def pip_install_command() -> str:
+    options = ["--no-input", "--disable-pip-version-check", "--no-deps"]  # every dependency is pinned
+    if host.data.https_proxy:
+        options += ["--proxy", host.data.https_proxy, "--cert", "/etc/ssl/certs/ca-certificates.crt"]
+    if host.data.pip_index_url:
+        options += ["--index-url", host.data.pip_index_url]
+    return (f"{VENV}/bin/pip install {' '.join(options)} -r {APP_DIR}/app/requirements.txt && "
+            f"{VENV}/bin/pip check && cp {APP_DIR}/app/requirements.txt {INSTALLED}")
+
+
+apt.packages(
+    name="Install Python's venv support",
+    packages=["python3-venv"],
+)
+server.user(
+    name=f"Create the {USER} service user (no login shell, no sudo)",
+    user=USER,
+    system=True,
+    home=APP_DIR,
+    create_home=False,
+    ensure_home=False,  # root owns app_dir; the user only reads it
+    shell="/usr/sbin/nologin",
+)
+# root owns the code and the venv; the service can read them, not change them.
+files.directory(
+    name=f"Create {APP_DIR} (root:{USER}, 0750)",
+    path=APP_DIR,
+    user="root", group=USER, mode="750",
+)
+files.directory(
+    name=f"Create {APP_DIR}/logs, writable by {USER} only",
+    path=f"{APP_DIR}/logs",
+    user=USER, group=USER, mode="750",
+)
+code = files.sync(
+    name="Upload the app's code from the repo's app/",
+    src="app",
+    dest=f"{APP_DIR}/app",
+    user="root", group=USER, mode="640", dir_mode="750",
+    delete=True,
+    exclude=["*.pyc"],
+    exclude_dir=["__pycache__", "*/__pycache__"],
+)
+server.shell(
+    name="Create the app's venv",
+    commands=[f"python3 -m venv {VENV}"],
+    _if=lambda: not host.get_fact(File, path=f"{VENV}/pyvenv.cfg"),
+)
+deps = server.shell(
+    name="Install the app's pinned dependencies into the venv (when they changed)",
+    commands=[pip_install_command()],
+    _if=lambda: host.get_fact(Sha256File, path=INSTALLED) != hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest(),
+)
+env = secret_file(
+    name=f"Write {APP_DIR}/.env from the secrets (0640 root:{USER}; never printed)",
+    dest=f"{APP_DIR}/.env",
+    content=get_template("templates/opt/insta-connect-demo/.env.j2").render(host=host, s=app_secrets),
+    user="root", group=USER, mode="640",
+)
+server.shell(
+    name="Run the database migrations (code or dependencies changed)",
+    commands=[app_command("-m", "app.migrate")],
+    _if=lambda: code.did_change() or deps.did_change(),
+)
+restart_on_change(code, deps, env)

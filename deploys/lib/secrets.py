@@ -1,0 +1,67 @@
+"""The deploy's secrets, looked up in order:
+
+1. the operator's environment (`APP_SECRET=... pyinfra ...`);
+2. Doppler, when `doppler_config` is set and the `doppler` CLI is installed;
+3. the untracked local file `secrets_file` (KEY=value lines).
+
+`require()` runs while pyinfra prepares the deploy, so a missing secret stops
+everything before any operation touches the host. Values only ever leave the
+control machine inside files uploaded by `deploys.lib.operations.secret_file`.
+"""
+
+import json
+import os
+import shutil
+import subprocess
+from functools import cache
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.api.exceptions import DeployError
+
+APP_SECRETS = ("DB_PASSWORD", "APP_ID", "APP_SECRET", "VERIFY_TOKEN", "OAUTH_STATE_SECRET",
+               "SESSION_SECRET", "TOKEN_ENCRYPTION_KEY")
+
+
+@cache
+def _doppler(project: str, config: str | None) -> dict[str, str]:
+    if not config or not shutil.which("doppler"):
+        return {}
+    out = subprocess.run(
+        ["doppler", "secrets", "download", "--no-file", "--format", "json",
+         "--project", project, "--config", config],
+        capture_output=True, text=True)
+    if out.returncode != 0:
+        raise DeployError(f"doppler could not download {project}/{config}: {out.stderr.strip()}")
+    return json.loads(out.stdout)
+
+
+@cache
+def _file(path: str | None) -> dict[str, str]:
+    if not path or not Path(path).is_file():
+        return {}
+    pairs = (line.split("=", 1) for line in Path(path).read_text().splitlines()
+             if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+def require(*names: str) -> dict[str, str]:
+    """The named secrets for the current host; stops the deploy naming any missing one."""
+    sources = (os.environ, _doppler(host.data.doppler_project, host.data.doppler_config),
+               _file(host.data.secrets_file))
+    found, missing = {}, []
+    for name in names:
+        value = next((source[name] for source in sources if source.get(name)), None)
+        if value is None:
+            missing.append(name)
+        elif any(c in value for c in "\n\r\"'\\$` "):
+            raise DeployError(f"secret {name} has a quote, space, backslash, $ or newline; "
+                              "systemd's EnvironmentFile would mangle it")
+        else:
+            found[name] = value
+    if missing:
+        raise DeployError(
+            f"missing secret(s) {', '.join(missing)} for {host.name}: set them in the environment, "
+            f"in Doppler ({host.data.doppler_project}/{host.data.doppler_config}) "
+            f"or in {host.data.secrets_file}")
+    return found

@@ -1,0 +1,47 @@
+"""Installing systemd units: rendered from templates, checked with
+systemd-analyze verify before systemd loads them, then one daemon-reload."""
+
+from pyinfra.api.operation import OperationMeta
+from pyinfra.operations import files, server, systemd
+
+UNIT_DIR = "/etc/systemd/system"
+
+
+def install_units(units: dict[str, tuple[str, dict]]) -> dict[str, OperationMeta]:
+    """units: {unit file name: (template, template variables)} -> {name: its upload op}."""
+    ops = {
+        unit: files.template(
+            name=f"Install {unit}",
+            src=src,
+            dest=f"{UNIT_DIR}/{unit}",
+            mode="644",
+            **variables,
+        )
+        for unit, (src, variables) in units.items()
+    }
+    changed = lambda: any(op.did_change() for op in ops.values())  # noqa: E731
+    server.shell(
+        name="Check the changed units with systemd-analyze verify",
+        commands=["systemd-analyze verify " + " ".join(f"{UNIT_DIR}/{unit}" for unit in units)],
+        _if=changed,
+    )
+    systemd.daemon_reload(
+        name="Reload systemd for the changed units",
+        _if=changed,
+    )
+    return ops
+
+
+def schedule_timer(timer: str, unit_op: OperationMeta) -> None:
+    started = systemd.service(
+        name=f"Enable and start {timer}",
+        service=timer,
+        running=True,
+        enabled=True,
+    )
+    systemd.service(
+        name=f"Restart {timer} for its new schedule",
+        service=timer,
+        restarted=True,
+        _if=lambda: unit_op.did_change() and not started.did_change(),
+    )

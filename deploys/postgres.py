@@ -1,0 +1,125 @@
+"""PostgreSQL: the packages for the host's release, localhost-only scram-sha-256
+access, memory sized from the host's RAM, and the app's role and database."""
+
+from pyinfra import host
+from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.server import LinuxDistribution
+from pyinfra.operations import apt, files, postgres, server, systemd
+
+from deploys.lib import secrets
+from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
+from deploys.lib.operations import postgres_role_password
+from deploys.lib.postgres import memory_settings, postgres_plan
+
+AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres", "_chdir": "/"}
+
+
+@deploy("PGDG apt repository")
+def add_pgdg_repository():
+    key = files.put(
+        name="Install the PostgreSQL project's signing key",
+        src="templates/etc/apt/keyrings/pgdg.asc",
+        dest="/etc/apt/keyrings/pgdg.asc",
+        mode="644",
+        create_remote_dir=True,
+    )
+    source = files.template(
+        name="Add the PGDG apt source (deb822, signed-by its key)",
+        src="templates/etc/apt/sources.list.d/pgdg.sources.j2",
+        dest="/etc/apt/sources.list.d/pgdg.sources",
+        mode="644",
+        codename=host.get_fact(LinuxDistribution)["release_meta"]["VERSION_CODENAME"],
+    )
+    apt.update(
+        name="Refresh apt lists for the PGDG source",
+        _if=lambda: key.did_change() or source.did_change(),
+    )
+
+
+@deploy("PostgreSQL configuration")
+def configure_postgres(major: int):
+    conf_dir = f"/etc/postgresql/{major}/main"
+    ram_mb = host.get_fact(MemTotalMb)
+    conf = files.template(
+        name="Configure PostgreSQL: localhost only, scram-sha-256, memory from RAM",
+        src="templates/etc/postgresql/conf.d/90-insta-connect-demo.conf.j2",
+        dest=f"{conf_dir}/conf.d/90-insta-connect-demo.conf",
+        user="postgres", group="postgres", mode="644",
+        ram_mb=ram_mb,
+        **memory_settings(ram_mb, host.data.postgres_max_connections, host.data.postgres_shared_buffers_ratio,
+                          host.data.postgres_effective_cache_ratio),
+    )
+    hba = files.template(
+        name="Render pg_hba.conf: scram-sha-256 from localhost only",
+        src="templates/etc/postgresql/pg_hba.conf.j2",
+        dest=f"{conf_dir}/pg_hba.conf",
+        user="postgres", group="postgres", mode="640",
+    )
+    # The server parses the files on disk; refuse to restart or reload into errors.
+    server.shell(
+        name="Validate the PostgreSQL configuration before applying it",
+        # 'setting could not be applied' only means it needs the restart that follows.
+        commands=["errors=$(psql -XAtc \"SELECT sourcefile || ':' || sourceline || ': ' || error "
+                  "FROM pg_file_settings WHERE error <> 'setting could not be applied' UNION ALL "
+                  "SELECT 'pg_hba.conf:' || line_number || ': ' || error "
+                  "FROM pg_hba_file_rules WHERE error IS NOT NULL\") && "
+                  "test -z \"$errors\" || { echo \"$errors\" >&2; exit 1; }"],
+        _if=lambda: conf.did_change() or hba.did_change(),
+        **AS_POSTGRES,
+    )
+    systemd.service(
+        name="Reload PostgreSQL for the changed configuration",
+        service="postgresql",
+        reloaded=True,
+        _if=lambda: conf.did_change() or hba.did_change(),
+    )
+    # Asked of the server, not of this run's changes, so a setting left pending
+    # by an interrupted earlier run still gets its restart.
+    systemd.service(
+        name="Restart PostgreSQL for settings that need it (shared_buffers, port...)",
+        service="postgresql",
+        restarted=True,
+        _if=lambda: host.get_fact(PostgresPendingRestart, **AS_POSTGRES),
+    )
+
+
+db_password = secrets.require("DB_PASSWORD")["DB_PASSWORD"]
+distro = host.get_fact(LinuxDistribution)
+try:
+    major, use_pgdg = postgres_plan(distro["name"], distro["major"], host.data.postgres_version)
+except ValueError as error:
+    raise DeployError(f"{host.name}: {error}") from None
+if use_pgdg:
+    add_pgdg_repository()
+
+apt.packages(
+    name=f"Install PostgreSQL {major}",
+    packages=[f"postgresql-{major}", f"postgresql-client-{major}"],
+)
+configure_postgres(major)
+systemd.service(
+    name="Keep PostgreSQL enabled and running",
+    service="postgresql",
+    running=True,
+    enabled=True,
+)
+postgres.role(
+    name=f"Create the {host.data.db_user} role (login, no superuser)",
+    role=host.data.db_user,
+    login=True,
+    **AS_POSTGRES,
+)
+postgres_role_password(
+    name=f"Set {host.data.db_user}'s password (only when the stored verifier differs)",
+    role=host.data.db_user,
+    password=db_password,
+    **AS_POSTGRES,
+)
+postgres.database(
+    name=f"Create the {host.data.db_name} database owned by {host.data.db_user}",
+    database=host.data.db_name,
+    owner=host.data.db_user,
+    encoding="UTF8",
+    **AS_POSTGRES,
+)

@@ -1,0 +1,47 @@
+"""systemd (document sections 3.1-3.3): the app's service, and the token
+refresh and webhook processor jobs with their timers. The service restarts
+when its unit, code, dependencies or .env changed, and only then."""
+
+from pyinfra import host
+from pyinfra.operations import server, systemd
+
+from deploys.lib.app import health_check_command, restart_needed
+from deploys.lib.units import install_units, schedule_timer
+
+APP = host.data.app_name
+JOB_SERVICE = "templates/etc/systemd/system/insta-connect-demo-job.service.j2"
+JOB_TIMER = "templates/etc/systemd/system/insta-connect-demo-job.timer.j2"
+JOBS = {
+    f"{APP}-token-refresh": ("app.jobs.refresh_tokens", "refresh long-lived Instagram tokens",
+                             host.data.token_refresh_schedule, True),
+    f"{APP}-webhook-processor": ("app.jobs.webhook_processor", "process queued webhook events",
+                                 host.data.webhook_processor_schedule, False),
+}
+
+units = {f"{APP}.service": ("templates/etc/systemd/system/insta-connect-demo.service.j2", {})}
+for job, (module, description, schedule, persistent) in JOBS.items():
+    units[f"{job}.service"] = (JOB_SERVICE, {"unit": job, "module": module, "description": description})
+    units[f"{job}.timer"] = (JOB_TIMER, {"description": description, "schedule": schedule,
+                                         "persistent": persistent})
+installed = install_units(units)
+
+started = systemd.service(
+    name=f"Enable and start {APP}.service",
+    service=f"{APP}.service",
+    running=True,
+    enabled=True,
+)
+restarted = systemd.service(
+    name=f"Restart {APP}.service (its unit, code, dependencies or .env changed)",
+    service=f"{APP}.service",
+    restarted=True,
+    # A service the step above just started already runs the new version.
+    _if=lambda: not started.did_change() and (installed[f"{APP}.service"].did_change() or restart_needed()),
+)
+server.shell(
+    name=f"Check that {APP} answers /health after the (re)start",
+    commands=[health_check_command()],
+    _if=lambda: started.did_change() or restarted.did_change(),
+)
+for job in JOBS:
+    schedule_timer(f"{job}.timer", installed[f"{job}.timer"])

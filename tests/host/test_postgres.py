@@ -1,0 +1,60 @@
+"""deploys/postgres.py, as the host shows it. Read-only: safe against production."""
+
+from deploys.lib.postgres import memory_settings, postgres_plan
+from tests.host.conftest import TABLES, listeners
+
+
+def test_major_follows_the_release(host, target, psql):
+    distro, release = host.system_info.distribution, int(host.system_info.release.split(".")[0])
+    major, _ = postgres_plan(distro.capitalize(), release, target.data["postgres_version"])
+    assert psql("SHOW server_version_num")[0][0][:2] == str(major)
+
+
+def test_listens_on_loopback_only(host, target):
+    assert listeners(host, target.data["db_port"]) <= {"127.0.0.1", "[::1]"}
+    assert listeners(host, target.data["db_port"]), "PostgreSQL is not listening"
+
+
+def test_password_logins_use_scram_from_loopback_only(psql):
+    assert psql("SHOW password_encryption") == [["scram-sha-256"]]
+    rules = psql("SELECT type, coalesce(address, ''), auth_method, array_to_string(user_name, ',') "
+                 "FROM pg_hba_file_rules")
+    assert rules, "pg_hba.conf has no rules"
+    for kind, address, method, users in rules:
+        assert method == "scram-sha-256" or (method == "peer" and users == "postgres"), (kind, address, method)
+        assert kind == "local" or address in ("127.0.0.1", "::1"), (kind, address)
+    assert psql("SELECT count(*) FROM pg_hba_file_rules WHERE error IS NOT NULL") == [["0"]]
+
+
+def test_memory_is_sized_from_ram(host, target, psql):
+    ram_mb = int(host.check_output("awk '/^MemTotal:/ {print int($2 / 1024)}' /proc/meminfo"))
+    wanted = memory_settings(ram_mb, target.data["postgres_max_connections"],
+                             target.data["postgres_shared_buffers_ratio"],
+                             target.data["postgres_effective_cache_ratio"])
+    for setting in ("shared_buffers", "effective_cache_size", "work_mem", "maintenance_work_mem"):
+        key = {"effective_cache_size": "effective_cache_mb"}.get(setting, f"{setting}_mb")
+        assert psql(f"SELECT pg_size_bytes(current_setting('{setting}')) / 1048576") == [[str(wanted[key])]], \
+            setting
+    assert psql("SELECT count(*) FROM pg_settings WHERE pending_restart") == [["0"]]
+
+
+def test_role_owns_the_database_and_is_no_superuser(target, psql):
+    user = target.data["db_user"]
+    assert psql(f"SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, left(rolpassword, 14) "
+                f"FROM pg_authid WHERE rolname = '{user}'") == [["t", "f", "f", "f", "SCRAM-SHA-256$"]]
+    assert psql(f"SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '{target.data['db_name']}'") \
+        == [[user]]
+
+
+def test_all_seven_tables_exist_owned_by_the_role(target, psql):
+    rows = psql("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'")
+    tables = {name: owner for name, owner in rows}
+    assert TABLES <= set(tables), f"missing: {TABLES - set(tables)}"
+    assert {tables[name] for name in TABLES} == {target.data["db_user"]}
+
+
+def test_the_apps_database_url_logs_in(host, target):
+    # The password in .env matches the role's; psql reads it from the environment, never a command line.
+    out = host.run("set -a && . %s && cd / && psql \"$DATABASE_URL\" -XAtc 'SELECT current_user'",
+                   f"{target.data['app_dir']}/.env")
+    assert out.rc == 0 and out.stdout.strip() == target.data["db_user"], out.stderr

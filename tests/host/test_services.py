@@ -1,0 +1,74 @@
+"""deploys/services.py, as the host shows it. Read-only: safe against production."""
+
+import datetime as dt
+import re
+
+import pytest
+
+from tests.host.conftest import next_elapse
+
+SANDBOXING = {
+    "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
+    "PrivateDevices": "yes", "CapabilityBoundingSet": "", "RestrictSUIDSGID": "yes",
+    "ProtectKernelTunables": "yes", "ProtectControlGroups": "yes", "MemoryDenyWriteExecute": "yes",
+}
+
+
+def unit_properties(host, unit: str, *names: str) -> dict[str, str]:
+    out = host.check_output("systemctl show %s -p %s", unit, ",".join(names))
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def exposure(host, unit: str) -> float:
+    out = host.check_output("systemd-analyze security --no-pager %s | tail -1", unit)
+    return float(re.search(r"exposure level for \S+: ([\d.]+)", out)[1])
+
+
+@pytest.fixture(scope="module")
+def app(target):
+    return target.data["app_name"]
+
+
+def test_app_service_enabled_active_and_configured(host, target, app):
+    service = host.service(f"{app}.service")
+    assert service.is_enabled and service.is_running
+    props = unit_properties(host, f"{app}.service", "User", "Restart", "EnvironmentFiles", "ReadWritePaths")
+    assert props["User"] == target.data["app_user"]
+    assert props["Restart"] == "on-failure"
+    assert props["EnvironmentFiles"].startswith(f"{target.data['app_dir']}/.env ")
+    assert props["ReadWritePaths"] == f"{target.data['app_dir']}/logs"
+
+
+def test_gunicorn_serves_as_the_service_user(host, target, app):
+    pid = unit_properties(host, f"{app}.service", "MainPID")["MainPID"]
+    assert host.check_output("ps -o user=,args= -p %s", pid).split()[0] == target.data["app_user"]
+    assert "gunicorn" in host.check_output("ps -o args= -p %s", pid)
+
+
+@pytest.mark.parametrize("unit", ["{app}.service", "{app}-token-refresh.service", "{app}-webhook-processor.service"])
+def test_units_are_sandboxed_with_exposure_at_most_2(host, app, unit):
+    unit = unit.format(app=app)
+    assert unit_properties(host, unit, *SANDBOXING) == SANDBOXING
+    assert exposure(host, unit) <= 2.0
+
+
+@pytest.mark.parametrize("job", ["token-refresh", "webhook-processor"])
+def test_job_services_are_oneshot_and_timer_driven(host, target, app, job):
+    props = unit_properties(host, f"{app}-{job}.service", "Type", "User", "TriggeredBy")
+    assert props == {"Type": "oneshot", "User": target.data["app_user"], "TriggeredBy": f"{app}-{job}.timer"}
+    timer = host.service(f"{app}-{job}.timer")
+    assert timer.is_enabled and timer.is_running
+
+
+def test_token_refresh_runs_daily_at_2_utc_and_catches_up(host, app):
+    timer = f"{app}-token-refresh.timer"
+    elapse = next_elapse(host, timer)
+    assert (elapse.hour, elapse.minute, elapse.second) == (2, 0, 0)
+    assert elapse - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(days=1)
+    assert unit_properties(host, timer, "Persistent")["Persistent"] == "yes"
+
+
+def test_webhook_processor_runs_every_5_minutes(host, app):
+    elapse = next_elapse(host, f"{app}-webhook-processor.timer")
+    assert elapse.minute % 5 == 0 and elapse.second == 0
+    assert elapse - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(minutes=5)
