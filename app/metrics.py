@@ -27,7 +27,8 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 WEBHOOKS_RECEIVED = Counter(f"{PREFIX}webhooks_received", "Webhook deliveries by outcome", ["outcome"])
-WEBHOOK_EVENTS_RECEIVED = Counter(f"{PREFIX}webhook_events_received", "Webhook events by result (new or duplicate)", ["result"])
+WEBHOOK_EVENTS_RECEIVED = Counter(f"{PREFIX}webhook_events_received", "Webhook events by result (new or duplicate)",
+                                  ["result"])
 
 
 class DatabaseCollector:
@@ -50,8 +51,8 @@ class DatabaseCollector:
                                   value=snap.events_by_status.get("done", 0))
         yield CounterMetricFamily(f"{PREFIX}webhooks_failed", "Webhook events that failed for good",
                                   value=snap.events_by_status.get("failed", 0))
-        yield GaugeMetricFamily(f"{PREFIX}webhook_queue_depth", "Webhook events not processed yet",
-                                value=snap.events_by_status.get("pending", 0) + snap.events_by_status.get("processing", 0))
+        unprocessed = snap.events_by_status.get("pending", 0) + snap.events_by_status.get("processing", 0)
+        yield GaugeMetricFamily(f"{PREFIX}webhook_queue_depth", "Webhook events not processed yet", value=unprocessed)
         yield GaugeMetricFamily(f"{PREFIX}webhook_oldest_pending_age_seconds",
                                 "Age of the oldest unprocessed webhook event (0 when none)",
                                 value=snap.oldest_pending_age or 0)

@@ -85,7 +85,7 @@ def _message_row(event: Claimed, item) -> tuple:
 
 
 def _columns(rows: list[tuple]) -> list[list]:
-    return [list(col) for col in zip(*rows)]
+    return [list(col) for col in zip(*rows, strict=True)]
 
 
 class Processor:

@@ -51,7 +51,8 @@ class PostgresStorage(Storage):
 
     def get_expiry(self, key: str) -> float:
         row = self._one(
-            "SELECT extract(epoch FROM expires_at)::float8 FROM rate_limit_counters WHERE key = %s AND expires_at > now()",
+            """SELECT extract(epoch FROM expires_at)::float8 FROM rate_limit_counters
+               WHERE key = %s AND expires_at > now()""",
             (key,),
         )
         return row[0] if row else time.time()

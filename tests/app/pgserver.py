@@ -95,8 +95,9 @@ class PostgresServer:
                 return self
             except psycopg.OperationalError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
+                    log_tail = (self.tmp / "postgres.log").read_text()[-2000:]
                     self.stop()
-                    raise RuntimeError(f"PostgreSQL did not start: {(self.tmp / 'postgres.log').read_text()[-2000:]}")
+                    raise RuntimeError(f"PostgreSQL did not start: {log_tail}") from None
                 time.sleep(0.1)
 
     def url(self, dbname: str) -> str:

@@ -147,7 +147,8 @@ class FakeMeta:
         with self._lock:
             user_id = str(profile.pop("user_id", None) or next(self._ids))
             account = self.accounts.setdefault(user_id, {
-                "user_id": user_id, "id": str(int(hashlib.sha256(user_id.encode()).hexdigest()[:13], 16)), "username": f"user{user_id[-4:]}",
+                "user_id": user_id, "id": str(int(hashlib.sha256(user_id.encode()).hexdigest()[:13], 16)),
+                "username": f"user{user_id[-4:]}",
                 "account_type": "BUSINESS", "profile_picture_url": f"https://example.invalid/{user_id}.jpg",
                 "followers_count": 100, "media_count": 10})
             account.update(profile)
