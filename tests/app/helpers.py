@@ -204,7 +204,11 @@ class Gunicorn:
                 return requests.get(self.url + "/health", timeout=5).status_code in (200, 503)
             except requests.RequestException:  # not listening yet, or no worker booted yet
                 return False
-        wait_for(up, timeout, "gunicorn to answer")
+        try:
+            wait_for(up, timeout, "gunicorn to answer")
+        except BaseException:
+            self.stop()  # never leave a server behind
+            raise
         return self
 
     def stop(self) -> None:
