@@ -12,16 +12,13 @@ import ipaddress
 
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
-from pyinfra.facts.files import FindInFile
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, server, systemd
 
 from deploys.lib.ufw import UfwState
-from deploys.lib.validated import STAGING_DIR
 
 SSH_PORT = 22
 POLICIES = {"incoming": "deny", "outgoing": "allow", "routed": "deny"}
-OLD_RULESET = "/etc/nftables.conf"  # what the nftables version of this deploy loaded at boot
 
 admin_networks = [ipaddress.ip_network(entry, strict=False) for entry in host.data.admin_ips]
 
@@ -88,21 +85,10 @@ server.shell(
     commands=[] if current["logging"] == host.data.firewall_logging
     else [f"ufw logging {host.data.firewall_logging}"],
 )
-systemd.service(
-    name="Stop and disable nftables.service (the earlier firewall; stopping it flushes table inet edge_firewall)",
-    service="nftables.service",
-    running=False,
-    enabled=False,
-)
-server.shell(
-    name=f"Remove the earlier firewall's ruleset ({OLD_RULESET}, table inet edge_firewall)",
-    commands=[f"rm -f {OLD_RULESET} {STAGING_DIR}{OLD_RULESET}"]
-    if host.get_fact(FindInFile, path=OLD_RULESET, pattern="table inet edge_firewall") else [],
-)
 server.shell(
     name="Enable ufw: the rules above and the default deny take effect together",
     commands=["ufw --force enable"],
-    # Read when it runs: stopping nftables.service above flushes every table, ufw's too.
+    # Read when it runs: on a fresh host ufw was installed only by this deploy.
     _if=lambda: not host.get_fact(UfwState)["active"],
 )
 systemd.service(

@@ -62,9 +62,3 @@ def test_no_other_rules(status, target):
 def test_private_ports_not_opened(status, port):
     assert not [to for to, _, _ in status["rules"] if to.split("/")[0] == str(port)]
 
-
-def test_earlier_nftables_firewall_retired(host):
-    assert not host.service("nftables").is_enabled
-    assert not host.service("nftables").is_running
-    ruleset = host.file("/etc/nftables.conf")
-    assert not (ruleset.exists and ruleset.contains("edge_firewall"))
