@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import acme, rootfs, secrets
 from .network import Network, free_index
-from .processes import is_ours, start, stop
+from .processes import children, in_pid_namespace, is_ours, kill_pid_namespace, pid_namespace, start, stop
 
 REPO = Path(__file__).resolve().parents[2]
 RUNTIME_ROOT = Path("/var/lib/insta-sandbox")
@@ -128,8 +128,11 @@ class Sandbox:
                 log(f"{self.name}: nothing to take down")
             return
         markers = self.process_markers(state)
+        state["container_pid_namespace"] = self.container_pid_namespace(state)
         for role, pid in state.get("pids", {}).items():
             stop(pid, markers[role], grace=30)
+        # A poweroff that hangs (a stuck unit) outlives nspawn's SIGKILL: end the container itself.
+        kill_pid_namespace(state["container_pid_namespace"])
         self._unmount(RUNTIME_ROOT / self.name)
         self.network(state).destroy()
         shutil.rmtree(RUNTIME_ROOT / self.name, ignore_errors=True)
@@ -141,10 +144,21 @@ class Sandbox:
         if not quiet:
             log(f"{self.name} is down; nothing left behind")
 
+    def container_pid_namespace(self, state: dict) -> str | None:
+        """The pid namespace of the container's init: nspawn's child while it runs, else as recorded."""
+        nspawn = state.get("pids", {}).get("nspawn")
+        if is_ours(nspawn, self.process_markers(state)["nspawn"]):
+            for child in children(nspawn):
+                if pid_namespace(child) != pid_namespace(os.getpid()):
+                    return pid_namespace(child)
+        return state.get("container_pid_namespace")
+
     def leftovers(self, state: dict) -> list[str]:
         """Anything of this sandbox still on the machine: processes, mounts, links, namespaces."""
         found = [f"process {pid} ({role})" for role, pid in state.get("pids", {}).items()
                  if is_ours(pid, self.process_markers(state)[role])]
+        found += [f"process {pid} (in the container)"
+                  for pid in in_pid_namespace(state.get("container_pid_namespace"))]
         found += [line.split()[1] for line in Path("/proc/mounts").read_text().splitlines()
                   if str(RUNTIME_ROOT / self.name) in line]
         net = self.network(state)
@@ -268,6 +282,8 @@ class Sandbox:
                                         capture_output=True, text=True)
                 log(f"systemd inside says: {booted.stdout.strip() or booted.stderr.strip()}")
                 if booted.stdout.strip() == "running":
+                    state["container_pid_namespace"] = self.container_pid_namespace(state)
+                    self._save(state)
                     return
                 failed = subprocess.run(self.ssh_argv(state, "systemctl", "--failed", "--no-legend"),
                                         capture_output=True, text=True).stdout

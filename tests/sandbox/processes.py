@@ -47,3 +47,37 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
     except ChildProcessError:
         pass
+
+
+def pid_namespace(pid: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid")
+    except OSError:
+        return None
+
+
+def children(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def in_pid_namespace(namespace: str | None) -> list[int]:
+    """Every process in a pid namespace (a container's), seen from outside it."""
+    if not namespace:
+        return []
+    return [int(entry.name) for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and pid_namespace(int(entry.name)) == namespace]
+
+
+def kill_pid_namespace(namespace: str | None, timeout: float = 10.0) -> None:
+    """SIGKILL everything in a container's pid namespace and wait until it is gone."""
+    deadline = time.monotonic() + timeout
+    while (pids := in_pid_namespace(namespace)) and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
