@@ -19,7 +19,7 @@ PYTEST = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider"]
 
 def tiers(inventory: str) -> list[tuple[str, list[str]]]:
     return [
-        ("fast (app and deploy logic, no sandbox)", [*PYTEST, "tests/app", "tests/deploys"]),
+        ("fast (app and deploy logic, no sandbox)", [*PYTEST, "-m", "fast", "tests/app", "tests/deploys"]),
         ("sandbox up", [PYTHON, "-m", "tests.sandbox", "up"]),
         ("first deploy of deploys/site.py", [str(PYINFRA), "-y", inventory, "deploys/site.py"]),
         ("host checks (read-only)", [*PYTEST, "-m", "sandbox", "tests/host", f"--inventory={inventory}"]),
