@@ -13,6 +13,11 @@
 3. Drain: one `python -m app.jobs.webhook_processor` run over those events,
    timed from process start to exit, then a second measure with two
    processors at once.
+4. Memory, beside both: a sampler thread reads /proc/PID/smaps_rollup of the
+   gunicorn tree (master and workers) every 0.2 s through the ingest runs, and
+   of each processor every 0.1 s through the drains.  PSS, not only RSS: the
+   forked workers share pages with the master (the interpreter, the libraries)
+   and PSS counts each shared page once across the tree.
 Writes the figures, the machine and the command to docs/performance.md.
 Traffic goes to 127.0.0.1 only and every loop is bounded in count and time.
 """
@@ -27,9 +32,11 @@ import platform
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -39,11 +46,14 @@ from app.migrate import discover, migrate
 from tests.app import helpers
 from tests.app.pgserver import PostgresServer, find_bindir, free_port
 from tests.fakemeta import FakeMeta, sign
+from tests.sandbox.processes import children
 
 REPO_ROOT = helpers.REPO_ROOT
 REPORT = REPO_ROOT / "docs" / "performance.md"
 ACCOUNTS = 20
 TARGET_INGEST, TARGET_DRAIN = 1000, 3000
+# Peak PSS in MiB of the gunicorn tree (master + the default 5 workers here) and of one processor; see report().
+TARGET_APP_PSS_MIB, TARGET_PROCESSOR_PSS_MIB = 300, 100
 
 WRK_SCRIPT = r"""
 -- Pre-signed bodies, one "signature<TAB>body" per line; each request takes the next one.
@@ -134,13 +144,79 @@ def run_wrk(url: str, bodies: Path, threads: int, connections: int, seconds: int
     return {k: int(v) for k, v in (kv.split("=") for kv in match.group(1).split())}
 
 
-def drain(env: dict, processes: int) -> tuple[float, list[str]]:
+def tree_memory(roots: list[int]) -> dict[int, tuple[int, int]]:
+    """pid -> (RSS, PSS) in KiB, now, of the roots and all their descendants."""
+    tree, memory = list(roots), {}
+    for pid in tree:  # grows as it goes: children, grandchildren...
+        tree += children(pid)
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:  # exited meanwhile
+            continue
+        fields = dict(re.findall(r"^(Rss|Pss):\s+(\d+) kB", rollup, re.M))
+        if len(fields) == 2:  # a zombie has no pages left to show
+            memory[pid] = (int(fields["Rss"]), int(fields["Pss"]))
+    return memory
+
+
+def settled_memory(roots: list[int], timeout: float = 15.0) -> dict[int, tuple[int, int]]:
+    """tree_memory once two readings 0.5 s apart agree: a worker still booting reads 20 MiB higher."""
+    def pss(memory: dict) -> int:
+        return sum(p for _, p in memory.values())
+    current, deadline = tree_memory(roots), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        previous, current = current, tree_memory(roots)
+        if current.keys() == previous.keys() and abs(pss(current) - pss(previous)) < 1024:
+            break
+    return current
+
+
+class MemorySampler(threading.Thread):
+    """`with MemorySampler(pids) as sampler:` samples tree_memory(pids) every `interval` seconds."""
+
+    def __init__(self, roots: list[int], interval: float):
+        super().__init__(daemon=True)
+        self.roots, self.interval = roots, interval
+        self.by_pid: dict[int, list[tuple[int, int]]] = {}
+        self.totals: list[tuple[int, int]] = []  # the tree's sum at each sample
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while True:
+            if memory := tree_memory(self.roots):
+                for pid, reading in memory.items():
+                    self.by_pid.setdefault(pid, []).append(reading)
+                self.totals.append((sum(r for r, _ in memory.values()), sum(p for _, p in memory.values())))
+            if self.done.wait(self.interval):
+                return
+
+    def __enter__(self) -> "MemorySampler":
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.done.set()
+        self.join()
+
+    def figures(self) -> dict:
+        """Peak and steady (median of the samples) RSS and PSS in MiB: per pid, and the tree's total."""
+        def of(readings: list[tuple[int, int]]) -> dict:
+            rss, pss = [r / 1024 for r, _ in readings], [p / 1024 for _, p in readings]
+            return {"peak_rss": max(rss), "steady_rss": statistics.median(rss),
+                    "peak_pss": max(pss), "steady_pss": statistics.median(pss)}
+        return {"by_pid": {pid: of(readings) for pid, readings in self.by_pid.items()}, "total": of(self.totals)}
+
+
+def drain(env: dict, processes: int) -> tuple[float, list[str], list[dict]]:
+    """Seconds from start to the last exit, the stderr of those that failed and each processor's memory."""
     started = time.monotonic()
     jobs = [subprocess.Popen([sys.executable, "-m", "app.jobs.webhook_processor"], cwd=REPO_ROOT,
                              env=helpers.process_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True) for _ in range(processes)]
-    errors = [job.communicate(timeout=300)[1] for job in jobs if job.wait(timeout=300) != 0]
-    return time.monotonic() - started, errors
+    with MemorySampler([job.pid for job in jobs], interval=0.1) as sampler:
+        errors = [job.communicate(timeout=300)[1] for job in jobs if job.wait(timeout=300) != 0]
+    return time.monotonic() - started, errors, list(sampler.figures()["by_pid"].values())
 
 
 def queue_status(conn) -> dict:
@@ -174,7 +250,7 @@ def drain_phase(db_url: str, env: dict, processes: int, reset: bool) -> dict:
     if reset:
         with psycopg.connect(db_url, autocommit=True) as conn:
             reset_queue(conn)
-    seconds, errors = drain(env, processes)
+    seconds, errors, memory = drain(env, processes)
     with psycopg.connect(db_url, autocommit=True) as conn:
         done = queue_status(conn).get("done", 0)
         counted = conn.execute("SELECT sum(comments_count) FROM instagram_accounts").fetchone()[0]
@@ -182,10 +258,11 @@ def drain_phase(db_url: str, env: dict, processes: int, reset: bool) -> dict:
                             "WHERE job = 'webhook_processor' AND started_at > now() - make_interval(secs => %s)",
                             (seconds,)).fetchone()[0]
     result = {"processes": processes, "done": done, "seconds": seconds, "rate": done / seconds,
-              "inner_rate": done / float(span) if span else 0.0, "counted": counted}
+              "inner_rate": done / float(span) if span else 0.0, "counted": counted, "memory": memory}
+    peaks = ", ".join(f"{m['peak_pss']:.1f}" for m in memory)
     print(f"  {processes} processor(s): {done} events in {seconds:.2f}s = {result['rate']:.0f} events/s "
-          f"({result['inner_rate']:.0f} events/s without process start-up); account counters sum {counted}",
-          flush=True)
+          f"({result['inner_rate']:.0f} events/s without process start-up); account counters sum {counted}; "
+          f"peak PSS {peaks} MiB", flush=True)
     for error in errors:
         print(error, file=sys.stderr)
     return result
@@ -232,9 +309,15 @@ def main() -> int:
         load_at_start = load_average()
         print(f"ingest: {args.events} signed webhook POSTs over {args.connections} connections, cap {args.seconds}s,"
               f" {args.runs} runs; load average at start {load_at_start}", flush=True)
+        at_rest = settled_memory([server.process.pid])
         # Keep-alive runs go last each round: the final one leaves the events the processor drains.
-        ingests = [ingest_phase(server, db_url, bodies, args, workdir, keep_alive)
-                   for _ in range(args.runs) for keep_alive in (False, True)]
+        with MemorySampler([server.process.pid], interval=0.2) as app_sampler:
+            ingests = [ingest_phase(server, db_url, bodies, args, workdir, keep_alive)
+                       for _ in range(args.runs) for keep_alive in (False, True)]
+        app_memory = gunicorn_memory(app_sampler, server.process.pid, at_rest)
+        print(f"  gunicorn tree ({len(app_memory['workers'])} workers): PSS at rest {app_memory['rest_pss']:.1f} MiB, "
+              f"under load steady {app_memory['total']['steady_pss']:.1f} MiB, peak "
+              f"{app_memory['total']['peak_pss']:.1f} MiB", flush=True)
         server.stop()
         server = None
         print("drain:", flush=True)
@@ -242,16 +325,15 @@ def main() -> int:
                   for processes in (1, 2) for run in range(args.runs)]
 
         measures = summarize(ingests, drains)
-        passed = (all(i["stored"] == args.events and i["non2xx"] == 0 for i in ingests)
-                  and all(d["counted"] == d["done"] == args.events for d in drains)
-                  and measures["keep-alive"]["median"]["rate"] >= TARGET_INGEST
-                  and measures["drain-1"]["median"]["rate"] >= TARGET_DRAIN)
+        memory = {"app": app_memory,
+                  **{name: processor_memory(measures[name]["runs"]) for name in ("drain-1", "drain-2")}}
+        met = targets(measures, memory, ingests, drains, args.events)
         medians = ", ".join(f"{name} {m['median']['rate']:.0f}/s" for name, m in measures.items())
         print(f"medians: {medians}")
-        print(f"targets (>= {TARGET_INGEST} ingested/s, >= {TARGET_DRAIN} processed/s): "
-              f"{'met' if passed else 'NOT met'}")
+        for target, measured, ok in met:
+            print(f"target: {target}: {measured}, {'met' if ok else 'NOT met'}")
         if not args.no_report:
-            REPORT.write_text(report(measures, args, machine(), load_at_start))
+            REPORT.write_text(report(measures, memory, met, args, machine(), load_at_start))
             print(f"written to {REPORT.relative_to(REPO_ROOT)}")
         return 0
     finally:
@@ -260,6 +342,40 @@ def main() -> int:
         fake.stop()
         pg.stop()
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def gunicorn_memory(sampler: MemorySampler, master: int, at_rest: dict[int, tuple[int, int]]) -> dict:
+    """The master's figures, each worker's and the tree's, with the PSS at rest (before the load)."""
+    figures = sampler.figures()
+    return {"master": figures["by_pid"][master], "total": figures["total"],
+            "workers": [f for pid, f in figures["by_pid"].items() if pid != master],
+            "rest_master": at_rest[master][1] / 1024,
+            "rest_workers": [pss / 1024 for pid, (_, pss) in at_rest.items() if pid != master],
+            "rest_pss": sum(pss for _, pss in at_rest.values()) / 1024}
+
+
+def processor_memory(runs: list) -> dict:
+    """The highest peak of any one processor over the runs of a drain measure."""
+    processes = [m for run in runs for m in run["memory"]]
+    return {key: max(m[key] for m in processes) for key in ("peak_pss", "peak_rss")}
+
+
+def targets(measures: dict, memory: dict, ingests: list, drains: list, events: int) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for each target; a rate counts only if every event arrived and was processed."""
+    complete = (all(i["stored"] == events and i["non2xx"] == 0 for i in ingests)
+                and all(d["counted"] == d["done"] == events for d in drains))
+    ingest, drain_rate = measures["keep-alive"]["median"]["rate"], measures["drain-1"]["median"]["rate"]
+    app_pss = memory["app"]["total"]["peak_pss"]
+    processor_pss = max(memory[name]["peak_pss"] for name in ("drain-1", "drain-2"))
+    workers = len(memory["app"]["workers"])
+    return [(f"Ingest (keep-alive, median) at least {TARGET_INGEST} events/s", f"{ingest:.0f} events/s",
+             complete and ingest >= TARGET_INGEST),
+            (f"Drain (1 processor, median) at least {TARGET_DRAIN} events/s", f"{drain_rate:.0f} events/s",
+             complete and drain_rate >= TARGET_DRAIN),
+            (f"gunicorn tree (master + {workers} workers) at most {TARGET_APP_PSS_MIB} MiB PSS at its peak",
+             f"{app_pss:.1f} MiB", app_pss <= TARGET_APP_PSS_MIB),
+            (f"A processor at most {TARGET_PROCESSOR_PSS_MIB} MiB PSS at its peak", f"{processor_pss:.1f} MiB",
+             processor_pss <= TARGET_PROCESSOR_PSS_MIB)]
 
 
 def summarize(ingests: list, drains: list) -> dict:
@@ -272,10 +388,17 @@ def summarize(ingests: list, drains: list) -> dict:
             for name, runs in groups.items()}
 
 
-def report(measures: dict, args, m: dict, load_at_start: str) -> str:
+def report(measures: dict, memory: dict, met: list, args, m: dict, load_at_start: str) -> str:
     def spread(name: str) -> str:
         rates = sorted(r["rate"] for r in measures[name]["runs"])
         return f"{rates[0]:.0f} to {rates[-1]:.0f}"
+
+    def mib(values: list[float]) -> str:
+        low, high = f"{min(values):.1f}", f"{max(values):.1f}"
+        return low if low == high else f"{low} to {high}"
+
+    def under_load(figures: list[dict], measure: str) -> str:
+        return f"{mib([f['steady_' + measure] for f in figures])} / {mib([f['peak_' + measure] for f in figures])}"
 
     rows = []
     for name, label in (("keep-alive", "Ingest, keep-alive (nginx with upstream keepalive)"),
@@ -289,14 +412,43 @@ def report(measures: dict, args, m: dict, load_at_start: str) -> str:
         rows.append(f"| {label} | **{d['rate']:.0f} events/s** | {spread(name)} | {d['done']} events in "
                     f"{d['seconds']:.2f} s, process start to exit ({d['inner_rate']:.0f}/s without start-up) | |")
     table = "\n".join(rows)
+    app = memory["app"]
+    workers = len(app["workers"])
+    memory_rows = "\n".join([
+        f"| gunicorn master | {app['rest_master']:.1f} | {under_load([app['master']], 'pss')} "
+        f"| {under_load([app['master']], 'rss')} |",
+        f"| gunicorn worker, each of {workers} | {mib(app['rest_workers'])} | {under_load(app['workers'], 'pss')} "
+        f"| {under_load(app['workers'], 'rss')} |",
+        f"| **gunicorn tree, total** (master + {workers} workers) | {app['rest_pss']:.1f} "
+        f"| **{under_load([app['total']], 'pss')}** | {under_load([app['total']], 'rss')} |",
+        *(f"| {label} | | - / **{memory[name]['peak_pss']:.1f}** | - / {memory[name]['peak_rss']:.1f} |"
+          for name, label in (("drain-1", "Processor, 1 process"), ("drain-2", "Processor, each of 2 at once")))])
+    left = 1024 - 256 - 150 - TARGET_APP_PSS_MIB - TARGET_PROCESSOR_PSS_MIB  # of 1 GiB, see the text
+    headroom = TARGET_APP_PSS_MIB / app["total"]["peak_pss"] * 100 - 100
+    per_worker = (TARGET_APP_PSS_MIB - app["master"]["peak_pss"]) / workers
+    target_rows = "\n".join(f"| {target} | {measured} | {'yes' if ok else '**no**'} |" for target, measured, ok in met)
     return f"""# Performance
 
 Baseline of the app (issue 3), measured by `make bench-app`, which runs
 `.venv/bin/python -m tests.bench.app_bench` from the repository root
 (options: `--events`, `--runs`, `--seconds`, `--connections`; see its docstring).
 
-Design targets: at least {TARGET_INGEST} ingested webhook events/s and {TARGET_DRAIN} processed events/s on
-this 2-core machine.
+## Targets
+
+On this 2-core machine, and whether the run below met them:
+
+| Target | Measured | Met |
+|---|---|---|
+{target_rows}
+
+The memory targets size the app for a 1 to 2 GB VPS with PostgreSQL beside it. On 1 GiB, PostgreSQL
+takes 256 MiB of `shared_buffers` (25% of RAM, `deploys/postgres.py`) plus its backends, and the OS, sshd
+and nginx about 150 MiB; {TARGET_APP_PSS_MIB} MiB for the web tree and {TARGET_PROCESSOR_PSS_MIB} MiB for the
+processor (a timer job, every 5 minutes beside it) leave some {left} MiB for the backends and the page cache.
+{TARGET_APP_PSS_MIB} MiB is {headroom:.0f}% above the measured peak of the {workers}-worker tree, room for the app
+to grow: about {per_worker:.0f} MiB per worker. Fewer workers (hosts set `WEB_CONCURRENCY` in `group_data/all.py`)
+need proportionally less. {TARGET_PROCESSOR_PSS_MIB} MiB leaves the processor room for larger payloads than the
+benchmark's short comments (it holds a batch of 500 events).
 
 ## Results ({dt.date.today().isoformat()})
 
@@ -308,6 +460,22 @@ Median of {args.runs} runs each, with the range of the runs.
 
 The machine may be shared: other work running beside the benchmark lowers the figures (the load
 average was {load_at_start} when this run started).
+
+### Memory
+
+MiB. gunicorn: sampled every 0.2 s through all {2 * args.runs} ingest runs; at rest once the workers have booted,
+before the first run; steady is the median of the samples, peak the highest. Processor: sampled every 0.1 s
+through each drain run; the highest peak of any one process over the {args.runs} runs.
+
+| Process | PSS at rest | PSS steady / peak under load | RSS steady / peak under load |
+|---|---|---|---|
+{memory_rows}
+
+PSS (proportional set size, `/proc/PID/smaps_rollup`) charges a page that n processes share 1/n to each, so
+the tree's PSS total is what it occupies in RAM; RSS counts a shared page in every process that maps it, so
+the RSS total overstates it. The workers share little with the master: gunicorn does not preload the app, so
+each worker imports it after the fork. Pages shared with processes outside the tree (the benchmark's own
+Python maps the same interpreter and libraries) are split with them too, so on a host PSS reads slightly higher.
 
 ## Set-up
 
