@@ -57,6 +57,8 @@ auth_rate_limit = "10r/m"  # per client address on /login, /register and /oauth 
 auth_rate_burst = 5  # extra requests allowed at once there before 429
 webhook_rate_limit = "20r/s"  # per sender address on /webhook (Meta sends in bursts)
 webhook_rate_burst = 200  # extra webhook requests absorbed at once before 429
+upstream_keepalive = 16  # idle connections to the app each nginx worker keeps for reuse
+upstream_keepalive_timeout = "4s"  # under gunicorn's keepalive (5 s): nginx never reuses one the app is closing
 
 # --- TLS (deploys/certbot.py) ---------------------------------------------------
 acme_directory = "https://acme-v02.api.letsencrypt.org/directory"  # Let's Encrypt production; staging: https://acme-staging-v02.api.letsencrypt.org/directory

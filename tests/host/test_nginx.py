@@ -32,6 +32,10 @@ def test_served_config(host, target):
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in config
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in config
     assert "proxy_set_header Host $host;" in config
+    assert "proxy_set_header X-Request-ID $request_id;" in config
+    assert f"keepalive {target.data['upstream_keepalive']};" in config
+    assert "proxy_http_version 1.1;" in config and 'proxy_set_header Connection "";' in config
+    assert "access_log /var/log/nginx/access.log with_request_id;" in config
     assert f"client_max_body_size {target.data['client_max_body_size']};" in config
     assert "limit_req_status 429;" in config
     for address in target.data["admin_ips"]:

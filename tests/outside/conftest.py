@@ -17,6 +17,13 @@ from tests.inventory import REPO
 
 
 @dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: str
+
+
+@dataclass(frozen=True)
 class Vantage:
     netns: str | None  # None: the machine side
     address: str  # the sandbox host
@@ -32,24 +39,37 @@ class Vantage:
         assert proc.returncode == 0, proc.stderr
         return json.loads(proc.stdout)
 
-    def curl(self, url: str, *options: str) -> subprocess.CompletedProcess:
+    def curl(self, url: str, *options: str, timeout: float = 60) -> subprocess.CompletedProcess:
         """curl trusting only Pebble's root, with the domain pinned to the host (no DNS, no proxy)."""
         return self.run("curl", "--silent", "--show-error", "--noproxy", "*", "--max-time", "10",
                         "--cacert", self.pebble_root,
                         "--resolve", f"{self.domain}:443:{self.address}",
-                        "--resolve", f"{self.domain}:80:{self.address}", *options, url)
+                        "--resolve", f"{self.domain}:80:{self.address}", *options, url, timeout=timeout)
 
     def status(self, url: str, *options: str) -> int:
         proc = self.curl(url, "--output", "/dev/null", "--write-out", "%{http_code}", *options)
         assert proc.returncode == 0, proc.stderr
         return int(proc.stdout)
 
-    def headers(self, url: str, *options: str) -> dict[str, str]:
-        proc = self.curl(url, "--output", "/dev/null", "--dump-header", "-", *options)
+    def fetch(self, url: str, *options: str) -> Reply:
+        """One request, body decompressed. A header sent twice shows as its values joined by ", "."""
+        proc = self.curl(url, "--compressed", "--dump-header", "-", *options)
         assert proc.returncode == 0, proc.stderr
-        lines = proc.stdout.splitlines()
-        return {"status": lines[0].split()[1],
-                **{k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:] if ":" in line)}}
+        head, _, body = proc.stdout.partition("\n\n")  # text mode: CRLF arrives as LF
+        lines = head.splitlines()
+        headers: dict[str, str] = {}
+        for name, value in (line.split(":", 1) for line in lines[1:] if ":" in line):
+            name, value = name.strip().lower(), value.strip()
+            headers[name] = f"{headers[name]}, {value}" if name in headers else value
+        return Reply(int(lines[0].split()[1]), headers, body)
+
+    def burst(self, url: str, count: int, *options: str) -> list[str]:
+        """`count` requests one after another on one connection; their status codes."""
+        proc = self.curl(url, "--write-out", "%{http_code}\n", "--output", "/dev/null", *options,
+                         *(["--output", "/dev/null", url] * (count - 1)), timeout=120)
+        codes = proc.stdout.split()
+        assert len(codes) == count, proc.stderr
+        return codes
 
 
 @pytest.fixture(scope="session")

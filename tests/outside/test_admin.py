@@ -1,9 +1,9 @@
 """The host as an admin sees it: from the machine side of the sandbox network,
 which is in admin_ips."""
 
+import json
+import re
 import subprocess
-
-import pytest
 
 
 def ssh(state, *options: str) -> subprocess.CompletedProcess:
@@ -26,7 +26,17 @@ def test_ssh_with_password_is_refused(sandbox_state):
     assert "Permission denied (publickey)" in proc.stderr
 
 
-@pytest.mark.parametrize("path", ["/metrics", "/alerts"])
-def test_admin_endpoints_answer(admin, path):
-    # 502 until the app (data tier) is deployed: nginx let the request through to it.
-    assert admin.status(f"https://{admin.domain}{path}") in (200, 502)
+def test_metrics_answer_prometheus_text(admin):
+    reply = admin.fetch(f"https://{admin.domain}/metrics")
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/plain; version=")
+    assert "# TYPE insta_http_requests_total counter" in reply.body
+    assert re.search(r"^insta_database_up(\{[^}]*\})? 1(\.0)?$", reply.body, re.M), reply.body[:2000]
+
+
+def test_alerts_answer(admin):
+    reply = admin.fetch(f"https://{admin.domain}/alerts")
+    assert reply.status == 200 and reply.headers["content-type"] == "application/json"
+    alerts = json.loads(reply.body)
+    assert list(alerts) == ["status", "timestamp", "alerts"]
+    assert alerts["status"] in ("ok", "alerting") and isinstance(alerts["alerts"], list)

@@ -1,16 +1,33 @@
 """The host as an internet user sees it: from the outside namespace, whose
 address is not in admin_ips."""
 
+import json
+import re
 import secrets
+from datetime import datetime, timezone
+from html.parser import HTMLParser
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 
 SCANNED_PORTS = [*range(1, 1025), 3000, 5432, 6379, 8080, 8443]
-BURST = 20  # requests in the /login burst: enough to pass any sane strict limit, bounded
+BURST = 20  # requests in a /login burst: enough to pass any sane strict limit, bounded
+BAD_SIGNATURE = "sha256=" + "0" * 64  # well-formed, wrong
 
 
 def https(vantage, path="/"):
     return f"https://{vantage.domain}{path}"
+
+
+def spoofed_headers(address: str) -> list[str]:
+    """The headers a client could use to claim to be `address`."""
+    return ["--header", f"X-Forwarded-For: {address}", "--header", f"X-Real-IP: {address}",
+            "--header", f"Forwarded: for={address}"]
+
+
+def webhook_post(signature: str | None) -> list[str]:
+    return ["--header", "Content-Type: application/json", "--data", '{"object":"instagram","entry":[]}',
+            *(["--header", f"X-Hub-Signature-256: {signature}"] if signature else [])]
 
 
 def test_only_http_and_https_answer(internet):
@@ -23,9 +40,9 @@ def test_private_ports_do_not_answer(internet, port):
 
 
 def test_http_redirects_to_https(internet):
-    headers = internet.headers(f"http://{internet.domain}/login?next=%2F")
-    assert headers["status"] == "301"
-    assert headers["location"] == f"https://{internet.domain}/login?next=%2F"
+    reply = internet.fetch(f"http://{internet.domain}/login?next=%2F")
+    assert reply.status == 301
+    assert reply.headers["location"] == f"https://{internet.domain}/login?next=%2F"
 
 
 def test_acme_challenge_path_is_served_not_redirected(internet, host, target):
@@ -64,8 +81,10 @@ def test_modern_tls_is_accepted(internet, version):
     assert "GCM" in result["cipher"] or "CHACHA20" in result["cipher"], result
 
 
-def test_security_headers(internet, target):
-    headers = internet.headers(https(internet))  # sent with every status, the app's or nginx's own
+# nginx's own 403 page, an app page and an app JSON answer: the same headers, each sent once.
+@pytest.mark.parametrize("path", ["/metrics", "/", "/health"])
+def test_security_headers(internet, target, path):
+    headers = internet.fetch(https(internet, path)).headers
     assert headers["strict-transport-security"] == f"max-age={target.data['hsts_max_age']}; includeSubDomains"
     assert headers["x-content-type-options"] == "nosniff"
     assert headers["x-frame-options"] == "DENY"
@@ -80,23 +99,117 @@ def test_http2(internet):
     assert proc.stdout == "2", proc.stderr
 
 
-def test_text_is_gzipped(internet):
-    # nginx's own 403 page: text/html that needs no app behind nginx.
-    headers = internet.headers(https(internet, "/metrics"), "--header", "Accept-Encoding: gzip")
-    assert headers["status"] == "403"
-    assert headers["content-encoding"] == "gzip"
-    assert "accept-encoding" in headers["vary"].lower()
+def test_health_over_https(internet, target):
+    reply = internet.fetch(https(internet, "/health"))
+    assert reply.status == 200 and reply.headers["content-type"] == "application/json"
+    health = json.loads(reply.body)
+    assert list(health) == ["status", "timestamp", "uptime", "environment"]
+    assert health["status"] == "healthy"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", health["timestamp"]), health
+    assert datetime.fromisoformat(health["timestamp"]).tzinfo == timezone.utc
+    assert isinstance(health["uptime"], int) and health["uptime"] >= 0  # milliseconds
+    assert health["environment"] == target.data["node_env"] == "production"
 
 
-def test_login_burst_gets_429(internet):
-    url = https(internet, "/login")
-    proc = internet.curl(url, "--write-out", "%{http_code}\n", "--output", "/dev/null",
-                         *(["--output", "/dev/null", url] * (BURST - 1)))
-    codes = proc.stdout.split()
-    assert len(codes) == BURST, proc.stderr
-    assert codes.count("429") >= BURST // 2, codes
+class PageResources(HTMLParser):
+    """What a page loads (stylesheets, scripts, images) and what inline code it has."""
+
+    def __init__(self):
+        super().__init__()
+        self.loads: list[str] = []
+        self.inline: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "link" and attrs.get("rel") == "stylesheet" or tag in ("script", "img") and "src" in attrs:
+            self.loads.append(attrs.get("href") or attrs["src"])
+        elif tag in ("style", "script"):
+            self.inline.append(f"<{tag}>")
+        self.inline += [f"{tag} {name}" for name in attrs if name == "style" or name.startswith("on")]
+
+
+# Before the /login bursts below, which leave this address limited there for a while.
+def test_login_page_is_gzipped_and_renders_under_the_csp(internet, target):
+    reply = internet.fetch(https(internet, "/login"), "--header", "Accept-Encoding: gzip")
+    assert reply.status == 200 and reply.headers["content-type"].startswith("text/html")
+    assert reply.headers["content-encoding"] == "gzip"
+    assert "accept-encoding" in reply.headers["vary"].lower()
+    assert reply.headers["content-security-policy"] == target.data["content_security_policy"]
+    assert "style-src 'self'" in target.data["content_security_policy"]
+    assert "<form" in reply.body
+    page = PageResources()
+    page.feed(reply.body)
+    # Everything the page loads is same-origin ('self'), and it has no inline code or styles
+    # ('self' blocks those): the browser renders it as served.
+    assert page.inline == []
+    assert page.loads, "the page loads no stylesheet"
+    for resource in page.loads:
+        url = urljoin(https(internet, "/login"), resource)
+        assert urlsplit(url).netloc == internet.domain, url
+        loaded = internet.fetch(url)
+        assert loaded.status == 200, url
+        if resource.endswith(".css"):
+            assert loaded.headers["content-type"].startswith("text/css")
+            assert loaded.headers["content-encoding"] == "gzip"
+
+
+def test_login_burst_gets_429(internet, target):
+    codes = internet.burst(https(internet, "/login"), BURST)
+    assert codes.count("429") >= BURST - (target.data["auth_rate_burst"] + 1), codes
+
+
+def test_spoofed_forwarded_for_does_not_escape_the_login_limit(internet, target):
+    # A new made-up client address in every request: the limit still counts this one peer.
+    codes = [internet.status(https(internet, "/login"), "--data", "email=a%40example.com&password=x",
+                             *spoofed_headers(f"198.51.100.{n}")) for n in range(1, BURST + 1)]
+    assert codes.count(429) >= BURST - (target.data["auth_rate_burst"] + 1), codes
 
 
 @pytest.mark.parametrize("path", ["/metrics", "/alerts"])
 def test_admin_endpoints_refused(internet, path):
     assert internet.status(https(internet, path)) == 403
+
+
+@pytest.mark.parametrize("path", ["//metrics", "/%6Detrics", "/metrics/", "/./metrics", "/static/../alerts",
+                                  "/%61lerts?format=json"])
+def test_admin_endpoints_refused_under_other_spellings(internet, path):
+    assert internet.status(https(internet, path), "--path-as-is") in (403, 404)
+
+
+def test_spoofed_admin_address_is_refused(internet, sandbox_state):
+    for path in ("/metrics", "/alerts"):
+        assert internet.status(https(internet, path), *spoofed_headers(sandbox_state["gateway"])) == 403
+
+
+def test_app_sees_the_peer_and_nginx_request_id(internet, host, target, sandbox_state):
+    """The app logs the real peer (not a spoofed X-Forwarded-For) under nginx's
+    request id (not one the client sent), and nginx's access log has the same id."""
+    reply = internet.fetch(https(internet, "/health"), "--header", "X-Request-ID: chosen-by-the-client",
+                           *spoofed_headers(sandbox_state["gateway"]))
+    request_id = reply.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id), request_id  # nginx's $request_id
+    app_lines = host.check_output(f"grep -h {request_id} {target.data['app_dir']}/logs/combined-*.log")
+    access = next(line for line in map(json.loads, app_lines.splitlines()) if line["logger"] == "app.access")
+    assert access["path"] == "/health" and access["remote_addr"] == sandbox_state["outside_address"], access
+    nginx_line = host.check_output(f"grep -h request_id={request_id} /var/log/nginx/access.log")
+    assert nginx_line.startswith(f"{sandbox_state['outside_address']} "), nginx_line
+
+
+@pytest.mark.parametrize(("signature", "status"), [(None, 401), (BAD_SIGNATURE, 403)])
+def test_webhook_with_a_bad_signature_is_refused_by_the_app(internet, signature, status):
+    reply = internet.fetch(https(internet, "/webhook"), *webhook_post(signature))
+    assert reply.status == status
+    assert reply.headers["content-type"] == "application/json" and "error" in json.loads(reply.body)
+    assert "x-request-id" in reply.headers  # the app answered, not nginx
+
+
+def test_webhook_burst_within_the_tolerance_is_not_limited(internet, target):
+    count = target.data["webhook_rate_burst"] // 2
+    codes = internet.burst(https(internet, "/webhook"), count, *webhook_post(BAD_SIGNATURE))
+    assert codes == ["403"] * count, sorted(set(codes))
+
+
+def test_larger_webhook_burst_gets_429(internet, target):
+    count = target.data["webhook_rate_burst"] * 2
+    codes = internet.burst(https(internet, "/webhook"), count, *webhook_post(BAD_SIGNATURE))
+    assert "429" in codes and set(codes) == {"403", "429"}, sorted(set(codes))

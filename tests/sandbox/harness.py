@@ -10,9 +10,12 @@ removes every piece again.
 import contextlib
 import fcntl
 import hashlib
+import http.client
 import json
 import os
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -51,6 +54,23 @@ def fakemeta_urls(base: str) -> dict:
     """The app's Meta endpoints, all served by tests.fakemeta."""
     return {"INSTAGRAM_AUTHORIZE_URL": f"{base}/oauth/authorize",
             "INSTAGRAM_API_BASE": base, "INSTAGRAM_GRAPH_BASE": base}
+
+
+def web_check(state: dict) -> str:
+    """What https://<domain>/ answers from the machine side, trusting only Pebble's root."""
+    url = f"https://{state['domain']}/"
+    context = ssl.create_default_context(cafile=state["pebble_root"])
+    try:
+        with socket.create_connection((state["address"], 443), timeout=5) as raw, \
+                context.wrap_socket(raw, server_hostname=state["domain"]) as tls:
+            issuer = dict(pair[0] for pair in tls.getpeercert()["issuer"])["commonName"]
+            tls.sendall(f"GET / HTTP/1.1\r\nHost: {state['domain']}\r\nConnection: close\r\n\r\n".encode())
+            reply = http.client.HTTPResponse(tls)
+            reply.begin()
+    except (OSError, http.client.HTTPException) as error:  # ssl errors are OSErrors
+        return f"{url} is not served with a Pebble certificate yet ({error})"
+    location = reply.getheader("Location")
+    return f"{url} answers {reply.status}{f' (to {location})' if location else ''}; certificate from {issuer}"
 
 
 def log(message: str) -> None:
@@ -178,8 +198,12 @@ class Sandbox:
         print(f"              ssh -i {state['ssh_key']} -o UserKnownHostsFile={state['known_hosts']} "
               f"{state['ssh_user']}@{state['address']}")
         print(f"  app         python -m tests.sandbox ssh {self.name} -- curl -s http://127.0.0.1:3000/health")
-        print(f"  web         curl --noproxy '*' --cacert {state['pebble_root']} "
-              f"--resolve {state['domain']}:443:{state['address']} https://{state['domain']}/health")
+        if "pebble_root" in state:
+            curl = (f"curl -sS --noproxy '*' --cacert {state['pebble_root']} "
+                    f"--resolve {state['domain']}:443:{state['address']}")
+            print(f"  web         {web_check(state)}")
+            print(f"              {curl} -L https://{state['domain']}/")
+            print(f"              {curl} https://{state['domain']}/health")
         print(f"  acme        Pebble {acme.directory_url(state['gateway'])} (its root: {state['pebble_root']})")
         return 0 if up else 1
 
