@@ -1,26 +1,38 @@
 """The app (document sections 2.2, 3.1, 6): the nodejs service user, the code
 from the repo's app/, a venv with its pinned dependencies, the .env, and the
-migrations, run whenever code or dependencies change."""
+migrations, run whenever the code, dependencies, .env or unit changed since
+the service last (re)started: still owed after an interrupted deploy."""
 
 import hashlib
+import shlex
 from pathlib import Path
 
 from pyinfra import host
-from pyinfra.api.util import get_template
 from pyinfra.facts.files import File, Sha256File
 from pyinfra.operations import apt, files, server
 
 from deploys.lib import secrets
-from deploys.lib.app import app_command, restart_on_change
+from deploys.lib.app import RELEASE_STAMP, app_command, installed_requirements, release_files
 from deploys.lib.operations import secret_file
+from deploys.lib.owed import owed
+from deploys.lib.templates import render
 
 APP_DIR = host.data.app_dir
 USER = host.data.app_user
 VENV = f"{APP_DIR}/venv"
 REQUIREMENTS = Path("app/requirements.txt")
-INSTALLED = f"{VENV}/installed-requirements.txt"  # copy of the requirements the venv was last built from
+INSTALLED = installed_requirements()
+# A killed deploy leaves its last command running on the host: a re-run waits for it
+# here rather than building the same venv at the same time.
+VENV_LOCK = f"/run/lock/{host.data.app_name}-venv.lock"
 
 app_secrets = secrets.require(*secrets.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
+env = render("templates/opt/insta-connect-demo/.env.j2", s=app_secrets)
+secrets.check_app_env(env)  # while pyinfra prepares: before any operation touches the host
+
+
+def venv_locked(command: str) -> str:
+    return f"flock {VENV_LOCK} sh -c {shlex.quote(command)}"
 
 
 def pip_install_command() -> str:
@@ -29,8 +41,8 @@ def pip_install_command() -> str:
         options += ["--proxy", host.data.https_proxy, "--cert", "/etc/ssl/certs/ca-certificates.crt"]
     if host.data.pip_index_url:
         options += ["--index-url", host.data.pip_index_url]
-    return (f"{VENV}/bin/pip install {' '.join(options)} -r {APP_DIR}/app/requirements.txt && "
-            f"{VENV}/bin/pip check && cp {APP_DIR}/app/requirements.txt {INSTALLED}")
+    return venv_locked(f"{VENV}/bin/pip install {' '.join(options)} -r {APP_DIR}/app/requirements.txt && "
+                       f"{VENV}/bin/pip check && cp {APP_DIR}/app/requirements.txt {INSTALLED}")
 
 
 apt.packages(
@@ -57,7 +69,7 @@ files.directory(
     path=f"{APP_DIR}/logs",
     user=USER, group=USER, mode="750",
 )
-code = files.sync(
+files.sync(
     name="Upload the app's code from the repo's app/",
     src="app",
     dest=f"{APP_DIR}/app",
@@ -68,23 +80,23 @@ code = files.sync(
 )
 server.shell(
     name="Create the app's venv",
-    commands=[f"python3 -m venv {VENV}"],
-    _if=lambda: not host.get_fact(File, path=f"{VENV}/pyvenv.cfg"),
+    # pip is the last thing venv installs: a venv interrupted before it is made again.
+    commands=[venv_locked(f"python3 -m venv --clear {VENV}")],
+    _if=lambda: not host.get_fact(File, path=f"{VENV}/bin/pip"),
 )
-deps = server.shell(
+server.shell(
     name="Install the app's pinned dependencies into the venv (when they changed)",
     commands=[pip_install_command()],
     _if=lambda: host.get_fact(Sha256File, path=INSTALLED) != hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest(),
 )
-env = secret_file(
+secret_file(
     name=f"Write {APP_DIR}/.env from the secrets (0640 root:{USER}; never printed)",
     dest=f"{APP_DIR}/.env",
-    content=get_template("templates/opt/insta-connect-demo/.env.j2").render(host=host, s=app_secrets),
+    content=env,
     user="root", group=USER, mode="640",
 )
 server.shell(
-    name="Run the database migrations (code or dependencies changed)",
+    name="Run the database migrations (code, dependencies, .env or unit changed)",
     commands=[app_command("-m", "app.migrate")],
-    _if=lambda: code.did_change() or deps.did_change(),
+    _if=lambda: owed(RELEASE_STAMP, release_files()),
 )
-restart_on_change(code, deps, env)

@@ -9,6 +9,7 @@ from pyinfra.facts.files import FindFiles
 from pyinfra.operations import apt, files, systemd
 
 from deploys.lib.units import install_units, schedule_timer
+from deploys.lib.templates import template
 
 UNIT = f"{host.data.app_name}-backup"
 
@@ -25,7 +26,7 @@ files.directory(
     path=host.data.backup_dir,
     user="root", group="root", mode="700",
 )
-files.template(
+template(
     name="Install the backup script",
     src="templates/usr/local/sbin/insta-connect-demo-backup.j2",
     dest=f"/usr/local/sbin/{UNIT}",

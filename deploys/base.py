@@ -8,10 +8,12 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
+from deploys.lib.templates import template
+
 
 @deploy("Apt proxy")
 def configure_apt_proxy():
-    files.template(
+    template(
         name="Send apt through the configured proxy",
         src="templates/etc/apt/apt.conf.d/01proxy.j2",
         dest="/etc/apt/apt.conf.d/01proxy",
@@ -47,7 +49,7 @@ def trust_extra_cas():
 @deploy("Unattended security upgrades")
 def enable_unattended_upgrades():
     for conf in ("20auto-upgrades", "52unattended-upgrades-local"):
-        files.template(
+        template(
             name=f"Configure unattended-upgrades: {conf}",
             src=f"templates/etc/apt/apt.conf.d/{conf}.j2",
             dest=f"/etc/apt/apt.conf.d/{conf}",

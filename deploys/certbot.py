@@ -8,6 +8,8 @@ from pyinfra import host
 from pyinfra.facts.files import FindInFile
 from pyinfra.operations import apt, files, server, systemd
 
+from deploys.lib.templates import template
+
 domain = host.data.domain
 directory = host.data.acme_directory
 live_dir = f"/etc/letsencrypt/live/{domain}"
@@ -35,7 +37,7 @@ files.file(
     _if=lambda: not host.data.acme_ca_bundle,
 )
 # Renewals run from certbot.service (the distro's timer), so it needs the bundle too.
-drop_in = files.template(
+drop_in = template(
     name="certbot.service renewals use the same CA bundle",
     src="templates/etc/systemd/system/certbot.service.d/acme-ca-bundle.conf.j2",
     dest="/etc/systemd/system/certbot.service.d/acme-ca-bundle.conf",
@@ -54,7 +56,7 @@ systemd.daemon_reload(
     name="Reload systemd units (certbot.service drop-in changed)",
     _if=lambda: drop_in.did_change() or no_drop_in.did_change(),
 )
-files.template(
+template(
     name="Deploy hook: reload nginx after each renewal",
     src="templates/etc/letsencrypt/renewal-hooks/deploy/reload-nginx.j2",
     dest="/etc/letsencrypt/renewal-hooks/deploy/reload-nginx",

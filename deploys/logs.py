@@ -3,15 +3,17 @@ owned by the service user and kept log_retention_days; the journal keeps the
 units' output, persistently and within journal_max_use."""
 
 from pyinfra import host
-from pyinfra.operations import files, systemd
+from pyinfra.operations import systemd
 
-files.template(
+from deploys.lib.templates import template
+
+template(
     name=f"Keep app logs for {host.data.log_retention_days} days (systemd-tmpfiles)",
     src="templates/etc/tmpfiles.d/insta-connect-demo.conf.j2",
     dest="/etc/tmpfiles.d/insta-connect-demo.conf",
     mode="644",
 )
-journal = files.template(
+journal = template(
     name="Keep the journal persistent and bounded",
     src="templates/etc/systemd/journald.conf.d/insta-connect-demo.conf.j2",
     dest="/etc/systemd/journald.conf.d/insta-connect-demo.conf",

@@ -7,6 +7,7 @@ from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.validated import validated_template
+from deploys.lib.templates import template
 
 domain = host.data.domain
 site = host.data.app_name
@@ -22,7 +23,7 @@ files.directory(
     mode="755",
 )
 for page, shown in (("403", "to addresses outside admin_ips"), ("50x", "while the app is unreachable")):
-    files.template(
+    template(
         name=f"Error page nginx shows {shown} ({page}.html)",
         src=f"templates/var/www/errors/{page}.html.j2",
         dest=f"/var/www/errors/{page}.html",

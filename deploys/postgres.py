@@ -10,9 +10,12 @@ from pyinfra.operations import apt, files, postgres, server, systemd
 from deploys.lib import secrets
 from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
 from deploys.lib.operations import postgres_role_password
+from deploys.lib.owed import mark_done, owed
 from deploys.lib.postgres import memory_settings, postgres_plan
+from deploys.lib.templates import template
 
 AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres", "_chdir": "/"}
+CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a validate and reload are owed for the config files
 
 
 @deploy("PGDG apt repository")
@@ -24,7 +27,7 @@ def add_pgdg_repository():
         mode="644",
         create_remote_dir=True,
     )
-    source = files.template(
+    source = template(
         name="Add the PGDG apt source (deb822, signed-by its key)",
         src="templates/etc/apt/sources.list.d/pgdg.sources.j2",
         dest="/etc/apt/sources.list.d/pgdg.sources",
@@ -41,7 +44,7 @@ def add_pgdg_repository():
 def configure_postgres(major: int):
     conf_dir = f"/etc/postgresql/{major}/main"
     ram_mb = host.get_fact(MemTotalMb)
-    conf = files.template(
+    template(
         name="Configure PostgreSQL: localhost only, scram-sha-256, memory from RAM",
         src="templates/etc/postgresql/conf.d/90-insta-connect-demo.conf.j2",
         dest=f"{conf_dir}/conf.d/90-insta-connect-demo.conf",
@@ -50,13 +53,15 @@ def configure_postgres(major: int):
         **memory_settings(ram_mb, host.data.postgres_max_connections, host.data.postgres_shared_buffers_ratio,
                           host.data.postgres_effective_cache_ratio),
     )
-    hba = files.template(
+    template(
         name="Render pg_hba.conf: scram-sha-256 from localhost only",
         src="templates/etc/postgresql/pg_hba.conf.j2",
         dest=f"{conf_dir}/pg_hba.conf",
         user="postgres", group="postgres", mode="640",
     )
     # The server parses the files on disk; refuse to restart or reload into errors.
+    # Owed until done, so a run interrupted after writing the files still reloads.
+    config = (f"{conf_dir}/conf.d/90-insta-connect-demo.conf", f"{conf_dir}/pg_hba.conf")
     server.shell(
         name="Validate the PostgreSQL configuration before applying it",
         # 'setting could not be applied' only means it needs the restart that follows.
@@ -65,15 +70,16 @@ def configure_postgres(major: int):
                   "SELECT 'pg_hba.conf:' || line_number || ': ' || error "
                   "FROM pg_hba_file_rules WHERE error IS NOT NULL\") && "
                   "test -z \"$errors\" || { echo \"$errors\" >&2; exit 1; }"],
-        _if=lambda: conf.did_change() or hba.did_change(),
+        _if=lambda: owed(CONFIG_STAMP, config),
         **AS_POSTGRES,
     )
     systemd.service(
         name="Reload PostgreSQL for the changed configuration",
         service="postgresql",
         reloaded=True,
-        _if=lambda: conf.did_change() or hba.did_change(),
+        _if=lambda: owed(CONFIG_STAMP, config),
     )
+    mark_done("Record that PostgreSQL has loaded its configuration", CONFIG_STAMP, config)
     # Asked of the server, not of this run's changes, so a setting left pending
     # by an interrupted earlier run still gets its restart.
     systemd.service(

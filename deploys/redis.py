@@ -3,11 +3,11 @@
 (deploys/app.py). Off by default; turning it off removes it again."""
 
 from pyinfra import host
-from pyinfra.api.util import get_template
 from pyinfra.operations import apt, server, systemd
 
 from deploys.lib import secrets
 from deploys.lib.operations import secret_file
+from deploys.lib.templates import render
 
 CONF = "/etc/redis/redis.conf"
 
@@ -20,7 +20,7 @@ if host.data.redis_enabled:
     conf = secret_file(
         name=f"Configure Redis: 127.0.0.1:{host.data.redis_port}, password required (never printed)",
         dest=CONF,
-        content=get_template("templates/etc/redis/redis.conf.j2").render(host=host, password=password),
+        content=render("templates/etc/redis/redis.conf.j2", password=password),
         user="redis", group="redis", mode="640",
     )
     systemd.service(

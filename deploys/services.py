@@ -1,11 +1,14 @@
 """systemd (document sections 3.1-3.3): the app's service, and the token
 refresh and webhook processor jobs with their timers. The service restarts
-when its unit, code, dependencies or .env changed, and only then."""
+when its unit, code, dependencies or .env changed since it last (re)started
+and answered /health, and only then; a deploy interrupted in between still
+owes the restart, and the next run makes it (deploys/lib/owed.py)."""
 
 from pyinfra import host
 from pyinfra.operations import server, systemd
 
-from deploys.lib.app import health_check_command, restart_needed
+from deploys.lib.app import RELEASE_STAMP, health_check_command, release_files
+from deploys.lib.owed import mark_done, owed
 from deploys.lib.units import install_units, schedule_timer
 
 APP = host.data.app_name
@@ -36,12 +39,14 @@ restarted = systemd.service(
     service=f"{APP}.service",
     restarted=True,
     # A service the step above just started already runs the new version.
-    _if=lambda: not started.did_change() and (installed[f"{APP}.service"].did_change() or restart_needed()),
+    _if=lambda: not started.did_change() and owed(RELEASE_STAMP, release_files()),
 )
 server.shell(
     name=f"Check that {APP} answers /health after the (re)start",
     commands=[health_check_command()],
     _if=lambda: started.did_change() or restarted.did_change(),
 )
+mark_done(f"Record that {APP}.service runs its current code, dependencies, .env and unit",
+          RELEASE_STAMP, release_files())
 for job in JOBS:
     schedule_timer(f"{job}.timer", installed[f"{job}.timer"])

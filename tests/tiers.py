@@ -10,7 +10,7 @@ import sys
 import time
 
 from tests.inventory import REPO
-from tests.pyinfra_run import PYINFRA
+from tests.pyinfra_run import deploy_argv
 from tests.sandbox.harness import state_dir
 
 PYTHON = sys.executable
@@ -21,7 +21,7 @@ def tiers(inventory: str) -> list[tuple[str, list[str]]]:
     return [
         ("fast (app and deploy logic, no sandbox)", [*PYTEST, "-m", "fast", "tests/app", "tests/deploys"]),
         ("sandbox up", [PYTHON, "-m", "tests.sandbox", "up"]),
-        ("first deploy of deploys/site.py", [str(PYINFRA), "-y", inventory, "deploys/site.py"]),
+        ("first deploy of deploys/site.py", deploy_argv(inventory)),
         ("host checks (read-only)", [*PYTEST, "-m", "sandbox", "tests/host", f"--inventory={inventory}"]),
         ("outside probes", [*PYTEST, "-m", "sandbox", "tests/outside"]),
         ("drills (destructive, sandbox only)", [*PYTEST, "-m", "drill", "tests/drills"]),

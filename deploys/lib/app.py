@@ -1,25 +1,23 @@
-"""What the app's deploys share: how to run an app command on the host, and
-which operations' changes mean the running service must restart.
-
-The deploys that site.py includes run in one process, so the registry below
-carries changes from deploys/app.py (code, venv, .env) to deploys/services.py.
-"""
-
-from collections import defaultdict
+"""What the app's deploys share: where the venv records what it was built
+from, the files the running service was started from, and how to run an app
+command on the host."""
 
 from pyinfra import host
-from pyinfra.api.operation import OperationMeta
 
-_restart_triggers: dict[str, list[OperationMeta]] = defaultdict(list)
-
-
-def restart_on_change(*ops: OperationMeta) -> None:
-    _restart_triggers[host.name].extend(ops)
+RELEASE_STAMP = "app-release"  # deploys/lib/owed.py: migrations and a restart are owed for these files
 
 
-def restart_needed() -> bool:
-    """Call at execution time (inside `_if`), after the registered operations ran."""
-    return any(op.did_change() for op in _restart_triggers[host.name])
+def installed_requirements() -> str:
+    """The copy of app/requirements.txt the venv was last built from, written after the build succeeded."""
+    return f"{host.data.app_dir}/venv/installed-requirements.txt"
+
+
+def release_files() -> tuple[str, ...]:
+    """What the service runs: its code, dependencies, .env and unit. A change to
+    any of them owes the migrations and a restart until both are done."""
+    data = host.data
+    return (f"{data.app_dir}/app", installed_requirements(), f"{data.app_dir}/.env",
+            f"/etc/systemd/system/{data.app_name}.service")
 
 
 def app_command(*argv: str) -> str:

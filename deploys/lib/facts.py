@@ -39,3 +39,14 @@ class PostgresPendingRestart(FactBase):
 
     def process(self, output):
         return int(output[0]) > 0
+
+
+class UnitsNeedReload(FactBase):
+    """True when systemd has loaded an older version of one of these unit files
+    than the one on disk: a daemon-reload is still owed."""
+
+    def command(self, units):
+        return "systemctl show -P NeedDaemonReload " + " ".join(units)
+
+    def process(self, output):
+        return "yes" in output

@@ -21,12 +21,18 @@ SCRAM_ITERATIONS = 4096  # PostgreSQL's own default (scram_iterations)
 @operation()
 def secret_file(dest: str, content: str, user: str, group: str, mode: str):
     """Upload `content` to `dest` when its checksum differs. Unlike files.put it
-    prints no diff, even under --diff. The file is created empty with its final
-    owner and mode first, so the secret is never readable by anyone else."""
-    yield from files.file._inner(path=dest, user=user, group=group, mode=mode)
-    if host.get_fact(Sha256File, path=dest) != hashlib.sha256(content.encode()).hexdigest():
-        # SFTP writes into the existing file, which keeps its owner and mode.
-        yield FileUploadCommand(StringIO(content), dest)
+    prints no diff, even under --diff. The new version is written beside dest,
+    into a file created empty with the final owner and mode (so the secret is
+    never readable by anyone else), then renamed over dest: an interrupted
+    upload never leaves a half-written file live."""
+    if host.get_fact(Sha256File, path=dest) == hashlib.sha256(content.encode()).hexdigest():
+        yield from files.file._inner(path=dest, user=user, group=group, mode=mode)
+        return
+    new = f"{dest}.pyinfra-new"
+    yield StringCommand("install", "-m", mode, "-o", user, "-g", group, "/dev/null", new)
+    # SFTP writes into the existing file, which keeps its owner and mode.
+    yield FileUploadCommand(StringIO(content), new)
+    yield StringCommand("mv", "-f", new, dest)
 
 
 def _scram_keys(password: str, salt: bytes, iterations: int) -> tuple[bytes, bytes]:

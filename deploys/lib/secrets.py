@@ -4,9 +4,12 @@
 2. Doppler, when `doppler_config` is set and the `doppler` CLI is installed;
 3. the untracked local file `secrets_file` (KEY=value lines).
 
-`require()` runs while pyinfra prepares the deploy, so a missing secret stops
-everything before any operation touches the host. Values only ever leave the
-control machine inside files uploaded by `deploys.lib.operations.secret_file`.
+`require()` runs while pyinfra prepares the deploy, so a missing or empty
+secret stops everything before any operation touches the host; so does
+`check_app_env()` for a .env the app's own validator (app/config.py) would
+refuse, e.g. a TOKEN_ENCRYPTION_KEY that is no Fernet key. Values only ever
+leave the control machine inside files uploaded by
+`deploys.lib.operations.secret_file`.
 """
 
 import json
@@ -18,6 +21,8 @@ from pathlib import Path
 
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
+
+from app.config import ConfigError, load_config
 
 APP_SECRETS = ("DB_PASSWORD", "APP_ID", "APP_SECRET", "VERIFY_TOKEN", "OAUTH_STATE_SECRET",
                "SESSION_SECRET", "TOKEN_ENCRYPTION_KEY")
@@ -36,17 +41,21 @@ def _doppler(project: str, config: str | None) -> dict[str, str]:
     return json.loads(out.stdout)
 
 
+def parse_env(text: str) -> dict[str, str]:
+    """KEY=value lines, as in the secrets file and .env; comments and blank lines skipped."""
+    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line and not line.lstrip().startswith("#"))
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
 @cache
 def _file(path: str | None) -> dict[str, str]:
     if not path or not Path(path).is_file():
         return {}
-    pairs = (line.split("=", 1) for line in Path(path).read_text().splitlines()
-             if "=" in line and not line.lstrip().startswith("#"))
-    return {key.strip(): value.strip() for key, value in pairs}
+    return parse_env(Path(path).read_text())
 
 
 def require(*names: str) -> dict[str, str]:
-    """The named secrets for the current host; stops the deploy naming any missing one."""
+    """The named secrets for the current host; stops the deploy naming any missing or empty one."""
     sources = (os.environ, _doppler(host.data.doppler_project, host.data.doppler_config),
                _file(host.data.secrets_file))
     found, missing = {}, []
@@ -61,7 +70,16 @@ def require(*names: str) -> dict[str, str]:
             found[name] = value
     if missing:
         raise DeployError(
-            f"missing secret(s) {', '.join(missing)} for {host.name}: set them in the environment, "
+            f"missing or empty secret(s) {', '.join(missing)} for {host.name}: set them in the environment, "
             f"in Doppler ({host.data.doppler_project}/{host.data.doppler_config}) "
             f"or in {host.data.secrets_file}")
     return found
+
+
+def check_app_env(content: str) -> None:
+    """Stops the deploy if the app would refuse this .env at start-up; the
+    message names the variable, never its value."""
+    try:
+        load_config(parse_env(content))
+    except ConfigError as error:
+        raise DeployError(f"{host.name}: the app would refuse its .env: {error}") from None

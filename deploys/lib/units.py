@@ -1,8 +1,13 @@
 """Installing systemd units: rendered from templates, checked with
-systemd-analyze verify before systemd loads them, then one daemon-reload."""
+systemd-analyze verify before systemd loads them, then one daemon-reload;
+also on the next run, when an interrupted deploy left it owed."""
 
+from pyinfra import host
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import files, server, systemd
+from pyinfra.operations import server, systemd
+
+from deploys.lib.facts import UnitsNeedReload
+from deploys.lib.templates import template
 
 UNIT_DIR = "/etc/systemd/system"
 
@@ -10,7 +15,7 @@ UNIT_DIR = "/etc/systemd/system"
 def install_units(units: dict[str, tuple[str, dict]]) -> dict[str, OperationMeta]:
     """units: {unit file name: (template, template variables)} -> {name: its upload op}."""
     ops = {
-        unit: files.template(
+        unit: template(
             name=f"Install {unit}",
             src=src,
             dest=f"{UNIT_DIR}/{unit}",
@@ -19,7 +24,9 @@ def install_units(units: dict[str, tuple[str, dict]]) -> dict[str, OperationMeta
         )
         for unit, (src, variables) in units.items()
     }
-    changed = lambda: any(op.did_change() for op in ops.values())  # noqa: E731
+    # Asked of systemd too, not only of this run's changes: an interrupted run may have left the files unloaded.
+    changed = lambda: (any(op.did_change() for op in ops.values())  # noqa: E731
+                       or host.get_fact(UnitsNeedReload, units=tuple(units)))
     server.shell(
         name="Check the changed units with systemd-analyze verify",
         commands=["systemd-analyze verify " + " ".join(f"{UNIT_DIR}/{unit}" for unit in units)],

@@ -79,7 +79,7 @@ def test_secrets_environment_wins_over_the_file(tmp_path, monkeypatch):
 
 def test_a_missing_secret_stops_the_deploy_naming_it(tmp_path, monkeypatch):
     out = _require(tmp_path, monkeypatch, {}, "DB_PASSWORD=x\n")
-    assert out.startswith("DeployError: missing secret(s) APP_SECRET for box")
+    assert out.startswith("DeployError: missing or empty secret(s) APP_SECRET for box")
 
 
 def test_a_secret_systemd_would_mangle_is_refused(tmp_path, monkeypatch):

@@ -1,0 +1,49 @@
+"""Work that changed files call for (migrations and a restart, a reload) stays
+owed until it is done, even when the deploy that changed the files was
+interrupted before doing it.
+
+An operation's did_change() lasts one run: a deploy stopped between uploading
+a file and restarting for it leaves a host whose next run finds the file
+unchanged and skips the restart. So the host keeps the record: `mark_done`,
+placed after the work, writes a stamp holding a fingerprint of the files the
+work was done for, and runs only once that work succeeded; `owed` compares
+the files' current fingerprint with the stamp. A new host, or one whose
+stamp is missing, owes the work once.
+"""
+
+from pyinfra import host
+from pyinfra.api import FactBase
+from pyinfra.operations import server
+
+STAMP_DIR = "/var/lib/pyinfra-done"
+
+
+def _fingerprint(paths: tuple[str, ...]) -> str:
+    """Shell: one checksum over the regular files at or below paths (a missing path adds nothing)."""
+    return f"find {' '.join(paths)} -type f -print0 2>/dev/null | sort -z | xargs -0r sha256sum | sha256sum"
+
+
+class WorkOwed(FactBase):
+    """True unless the stamp holds the current fingerprint of paths."""
+
+    def command(self, stamp, paths):
+        return (f'if [ "$({_fingerprint(paths)})" = "$(cat {STAMP_DIR}/{stamp} 2>/dev/null)" ]; '
+                "then echo done; else echo owed; fi")
+
+    def process(self, output):
+        return output[-1] == "owed"
+
+
+def owed(stamp: str, paths: tuple[str, ...]) -> bool:
+    """Call at execution time (inside `_if`), after the operations that write paths."""
+    return host.get_fact(WorkOwed, stamp=stamp, paths=paths)
+
+
+def mark_done(name: str, stamp: str, paths: tuple[str, ...]):
+    """The operation that records the work for paths as done: put it after that work."""
+    new = f"{STAMP_DIR}/{stamp}.new"
+    return server.shell(
+        name=name,
+        commands=[f"mkdir -p {STAMP_DIR} && {_fingerprint(paths)} > {new} && mv -f {new} {STAMP_DIR}/{stamp}"],
+        _if=lambda: owed(stamp, paths),
+    )

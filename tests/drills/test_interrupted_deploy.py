@@ -1,0 +1,130 @@
+"""A deploy interrupted halfway loses no data, and a plain re-run finishes
+what it started: the migrations, the restart onto the new code, /health and
+the timers; one more run then changes nothing.
+
+The change is a real one: a copy of the repo with one app file edited, so the
+deploy uploads code, runs the migrations and restarts the app. It is
+interrupted (SIGINT, then SIGKILL) inside the migrations operation: after the
+new code went up, before the restart. At the end the repo's own code is
+deployed again, which puts the host back as the other drills expect it.
+"""
+
+import os
+import signal
+import subprocess
+import threading
+import uuid
+
+from tests.drills.conftest import deploy_with
+from tests.host.conftest import next_elapse
+from tests.pyinfra_run import changed_operations, deploy_argv, run_deploy
+
+CHANGED_FILE = "app/wsgi.py"
+INTERRUPT_IN = "--> Starting operation: deploys/app.py | Run the database migrations"
+GRACE = 2  # seconds between SIGINT and SIGKILL
+ROWS = 50
+
+
+def interrupted_site_deploy(inventory, repo, inside: str) -> subprocess.CompletedProcess:
+    """Run deploys/site.py from repo and interrupt it once it has started the
+    operation `inside`: SIGINT, then SIGKILL if it still runs GRACE s later."""
+    proc = subprocess.Popen(deploy_argv(inventory), cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    watchdog = threading.Timer(600, proc.kill)  # never hang the drill on a stuck deploy
+    watchdog.start()
+    lines = []
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            if line.startswith(inside):
+                proc.send_signal(signal.SIGINT)
+                try:
+                    proc.wait(GRACE)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                break
+        lines.append(proc.stdout.read())
+        proc.wait()
+    finally:
+        watchdog.cancel()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    out = "".join(lines)
+    assert any(line.startswith(inside) for line in lines), f"the deploy never reached {inside!r}:\n{out[-4000:]}"
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out)
+
+
+def service_state(host, unit: str) -> tuple[str, float]:
+    """(main pid, start time as a Unix timestamp with microseconds)."""
+    pid = host.check_output("systemctl show -P MainPID %s", unit)
+    started = host.check_output("date -u +%%s.%%N -d \"$(systemctl show --timestamp=us+utc "
+                                "-P ExecMainStartTimestamp %s)\"", unit)
+    return pid, float(started)
+
+
+def test_interrupted_deploy_keeps_data_and_the_rerun_converges(host, target, psql, sandbox_inventory, repo_copy):
+    data, app = target.data, target.data["app_name"]
+    code = f"{data['app_dir']}/{CHANGED_FILE}"
+    token = f"drill-{uuid.uuid4().hex[:12]}"
+    (repo_copy / CHANGED_FILE).write_text((repo_copy / CHANGED_FILE).read_text() + f"# {token}\n")
+    rows = f"SELECT count(*), md5(string_agg(email, ',' ORDER BY email)) FROM users WHERE email LIKE '{token}-%'"
+    psql(f"INSERT INTO users (email, password_hash) SELECT '{token}-' || n || '@example.test', 'drill' "
+         f"FROM generate_series(1, {ROWS}) AS n")
+    written = psql(rows)
+    pid_before, _ = service_state(host, f"{app}.service")
+    try:
+        cut = interrupted_site_deploy(sandbox_inventory, repo_copy, INTERRUPT_IN)
+        # pyinfra exits 0 on SIGINT ("Exiting upon user request!"): only the missing Results table tells.
+        assert "--> Results:" not in cut.stdout, "the deploy finished before it could be interrupted"
+        # Interrupted where it hurts: the new code is on the host, the app has not been restarted onto it.
+        assert host.run("grep -q %s %s", token, code).rc == 0
+        assert host.check_output("systemctl show -P MainPID %s", f"{app}.service") == pid_before
+
+        # (a) nothing written before the interruption is lost.
+        assert psql(rows) == written
+
+        # (b) a plain re-run finishes the work: migrations, the restart onto the new code, /health, timers.
+        rerun = run_deploy(sandbox_inventory, cwd=repo_copy)
+        changed = changed_operations(rerun.stdout)
+        for op in ("deploys/app.py | Run the database migrations", f"Restart {app}.service"):
+            assert any(op in name for name in changed), f"the re-run skipped {op!r}; it changed: {changed}"
+        pid, started = service_state(host, f"{app}.service")
+        assert pid != pid_before
+        assert float(host.check_output("stat -c %%.6Y %s", code)) < started, "the app runs code older than its files"
+        assert '"status":"healthy"' in host.check_output("curl -fsS http://127.0.0.1:%s/health",
+                                                         str(data["app_port"]))
+        for job in ("token-refresh", "webhook-processor", "backup"):
+            next_elapse(host, f"{app}-{job}.timer")
+        assert psql(rows) == written
+
+        # (c) and then it has converged.
+        again = changed_operations(run_deploy(sandbox_inventory, cwd=repo_copy).stdout)
+        assert again == [], "operations changed on the run after the re-run:\n  " + "\n  ".join(again)
+    finally:
+        run_deploy(sandbox_inventory)  # the repo's own code again
+        psql(f"DELETE FROM users WHERE email LIKE '{token}-%'")
+    assert host.run("grep -q %s %s", token, code).rc == 1
+
+
+def test_an_interrupted_go_live_is_checked_by_the_next_run(host, target, sandbox_inventory):
+    """A checked config (deploys/lib/validated.py) whose deploy died right after
+    swapping in a candidate nginx refuses: the candidate is live, and the staging
+    copy matches it. The re-run with the same input must still check it, roll
+    back to the accepted version, and fail; not take it for done."""
+    site = f"/etc/nginx/sites-available/{target.data['app_name']}"
+    staged = f"/var/lib/pyinfra-staged{site}"
+    accepted = host.file(site).sha256sum
+    refused = {"client_max_body_size": "twelve-ish"}  # renders a site nginx -t refuses
+    try:
+        assert deploy_with(sandbox_inventory, "deploys/nginx.py", **refused).returncode != 0
+        # The state a kill between the swap and the check leaves (the first go-live step made it).
+        host.check_output(f"cp -p {site} {staged}.previous && touch {staged}.going-live && cp {staged} {site}")
+        proc = deploy_with(sandbox_inventory, "deploys/nginx.py", **refused)
+        assert proc.returncode != 0 and "rejected by `nginx -t -q`" in proc.stdout, proc.stdout[-3000:]
+        assert host.file(site).sha256sum == accepted
+        assert not host.file(f"{staged}.going-live").exists
+        assert host.run("nginx -t -q").rc == 0
+    finally:
+        run_deploy(sandbox_inventory, "deploys/nginx.py")
+    assert host.file(site).sha256sum == accepted
