@@ -11,7 +11,7 @@ from pyinfra import host
 from pyinfra.facts.files import File, Sha256File
 from pyinfra.operations import apt, files, server
 
-from deploys.lib import secrets
+from deploys.lib import credentials
 from deploys.lib.app import RELEASE_STAMP, app_command, installed_requirements, release_files
 from deploys.lib.operations import secret_file
 from deploys.lib.owed import owed
@@ -26,9 +26,9 @@ INSTALLED = installed_requirements()
 # here rather than building the same venv at the same time.
 VENV_LOCK = f"/run/lock/{host.data.app_name}-venv.lock"
 
-app_secrets = secrets.require(*secrets.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
+app_secrets = credentials.require(*credentials.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
 env = render("templates/opt/insta-connect-demo/.env.j2", s=app_secrets)
-secrets.check_app_env(env)  # while pyinfra prepares: before any operation touches the host
+credentials.check_app_env(env)  # while pyinfra prepares: before any operation touches the host
 
 
 def venv_locked(command: str) -> str:

@@ -7,7 +7,7 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, postgres, server, systemd
 
-from deploys.lib import secrets
+from deploys.lib import credentials
 from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
 from deploys.lib.operations import postgres_role_password
 from deploys.lib.owed import mark_done, owed
@@ -90,7 +90,7 @@ def configure_postgres(major: int):
     )
 
 
-db_password = secrets.require("DB_PASSWORD")["DB_PASSWORD"]
+db_password = credentials.require("DB_PASSWORD")["DB_PASSWORD"]
 distro = host.get_fact(LinuxDistribution)
 try:
     major, use_pgdg = postgres_plan(distro["name"], distro["major"], host.data.postgres_version)

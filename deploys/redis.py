@@ -5,14 +5,14 @@
 from pyinfra import host
 from pyinfra.operations import apt, server, systemd
 
-from deploys.lib import secrets
+from deploys.lib import credentials
 from deploys.lib.operations import secret_file
 from deploys.lib.templates import render
 
 CONF = "/etc/redis/redis.conf"
 
 if host.data.redis_enabled:
-    password = secrets.require("REDIS_PASSWORD")["REDIS_PASSWORD"]
+    password = credentials.require("REDIS_PASSWORD")["REDIS_PASSWORD"]
     apt.packages(
         name="Install redis-server",
         packages=["redis-server"],

@@ -66,7 +66,7 @@ acme_ca_bundle = None  # PEM CA(s) certbot trusts for the ACME directory (REQUES
 acme_email = None  # contact address for the ACME account (expiry notices), or None for no address
 acme_webroot = "/var/www/letsencrypt"  # where certbot puts http-01 challenge files; nginx serves them on port 80
 
-# --- secrets (deploys/lib/secrets.py) ---------------------------------------
+# --- secrets (deploys/lib/credentials.py) ---------------------------------------
 # Looked up in order: the operator's environment, Doppler, then secrets_file.
 doppler_project = "insta-connect-demo"  # Doppler project (document section 6)
 doppler_config = "dev_insta"  # Doppler config to download; None skips Doppler

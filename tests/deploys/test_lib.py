@@ -5,7 +5,7 @@ from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import DeployError
 from pyinfra.context import ctx_host, ctx_state
 
-from deploys.lib import secrets
+from deploys.lib import credentials
 from deploys.lib.operations import scram_matches, scram_verifier
 from deploys.lib.postgres import memory_settings, postgres_plan
 
@@ -56,7 +56,7 @@ def test_memory_settings_scale_with_ram_and_stay_bounded():
 
 
 def _require(tmp_path, monkeypatch, env: dict, file_text: str) -> str:
-    """deploys.lib.secrets.require for DB_PASSWORD and APP_SECRET, under a pyinfra host context."""
+    """deploys.lib.credentials.require for DB_PASSWORD and APP_SECRET, under a pyinfra host context."""
     secrets_file = tmp_path / "secrets.env"
     secrets_file.write_text(file_text)
     for name in ("DB_PASSWORD", "APP_SECRET"):
@@ -67,7 +67,7 @@ def _require(tmp_path, monkeypatch, env: dict, file_text: str) -> str:
                                      "secrets_file": str(secrets_file)})], {}))
     with ctx_state.use(State(inventory, Config())), ctx_host.use(inventory.get_host("box")):
         try:
-            return str(secrets.require("DB_PASSWORD", "APP_SECRET"))
+            return str(credentials.require("DB_PASSWORD", "APP_SECRET"))
         except DeployError as error:
             return f"DeployError: {error}"
 
