@@ -47,20 +47,29 @@ class Claimed:
 
 @dataclass
 class Effects:
-    """What a batch writes, gathered in Python so it costs a few statements."""
-    comments: list = field(default_factory=list)
-    messages: list = field(default_factory=list)
+    """What a batch writes, gathered in Python so it costs a few statements.
+
+    Comments and messages are keyed by their id: a batch may hold the same
+    comment twice (a redelivery in another shape), and the first event wins,
+    as it would across batches (ON CONFLICT DO NOTHING)."""
+    comments: dict = field(default_factory=dict)
+    messages: dict = field(default_factory=dict)
     last_event: dict = field(default_factory=dict)
 
     def add(self, event: Claimed) -> None:
+        """Gather one event's effects; nothing is kept when it raises."""
         value = event.payload.get("value")
+        rows = self.comments if event.field in COMMENT_FIELDS else self.messages
+        row = None
         if event.field in COMMENT_FIELDS:
-            self.comments.append(_comment_row(event, value))
+            row = _comment_row(event, value)
         elif event.field == "messages":
-            self.messages.append(_message_row(event, value))
+            row = _message_row(event, value)
         if event.account_id:
             moment = event.entry_time or dt.datetime.now(dt.timezone.utc)
             self.last_event[event.account_id] = max(moment, self.last_event.get(event.account_id, moment))
+        if row is not None:
+            rows.setdefault(row[0], row)
 
 
 def _comment_row(event: Claimed, value) -> tuple:
@@ -86,6 +95,13 @@ def _message_row(event: Claimed, item) -> tuple:
 
 def _columns(rows: list[tuple]) -> list[list]:
     return [list(col) for col in zip(*rows, strict=True)]
+
+
+def _by_key(rows: dict) -> list[list]:
+    """Columns of rows keyed by id, in id order: concurrent workers then take
+    the unique index's locks in one order.  Only the key is compared; the
+    other fields may be None in one row and text in another."""
+    return _columns([rows[key] for key in sorted(rows)])
 
 
 class Processor:
@@ -139,19 +155,30 @@ class Processor:
 
     # --- one batch -----------------------------------------------------------
     def process(self, batch: list[Claimed]) -> None:
+        """Apply a batch in one transaction.  Whatever goes wrong with one
+        event (a malformed payload, an error from PostgreSQL, a bug) fails
+        that event alone, which is retried with backoff as usual: an event
+        that cannot be read is set aside at once, and a batch whose
+        transaction fails is applied again one event per transaction."""
         effects, good, bad = Effects(), [], []
         for event in batch:
             try:
                 effects.add(event)
                 good.append(event)
-            except (ValueError, TypeError, AttributeError) as exc:
+            except Exception as exc:
+                if not isinstance(exc, (ValueError, TypeError, AttributeError)):
+                    log.warning("unexpected error reading webhook event %s", event.id, exc_info=True)
                 bad.append((event, f"{type(exc).__name__}: {exc}"))
         try:
             with self.conn.transaction():
                 self._apply(effects)
                 self._finish_done(good)
                 self._finish_failed(bad)
-        except psycopg.Error as exc:
+        except Exception as exc:
+            # Not only psycopg.Error: an unexpected exception must not leave
+            # the whole batch claimed, to be taken back and crash again.
+            if not isinstance(exc, psycopg.Error):
+                log.exception("unexpected error applying %d webhook events", len(batch))
             if len(batch) > 1:
                 # Find the culprit: one event per transaction.
                 log.warning("batch failed, retrying events one by one", extra={"error": str(exc)})
@@ -164,7 +191,6 @@ class Processor:
     def _apply(self, effects: Effects) -> None:
         counts = defaultdict(lambda: [0, 0])
         if effects.comments:
-            rows = sorted(effects.comments)
             for account_id, n in self.conn.execute(
                 """WITH new AS (
                        INSERT INTO instagram_comments (id, account_id, field, media_id, parent_id, from_id,
@@ -175,11 +201,10 @@ class Processor:
                             AS r(i, a, f, m, p, fi, fu, t, e, c)
                        ON CONFLICT (id) DO NOTHING RETURNING account_id)
                    SELECT account_id, count(*) FROM new GROUP BY account_id""",
-                _columns(rows),
+                _by_key(effects.comments),
             ):
                 counts[account_id][0] = n
         if effects.messages:
-            rows = sorted(effects.messages)
             for account_id, n in self.conn.execute(
                 """WITH new AS (
                        INSERT INTO instagram_messages (mid, account_id, sender_id, recipient_id, text,
@@ -188,7 +213,7 @@ class Processor:
                                             %s::boolean[], %s::timestamptz[], %s::bigint[])
                        ON CONFLICT (mid) DO NOTHING RETURNING account_id)
                    SELECT account_id, count(*) FROM new GROUP BY account_id""",
-                _columns(rows),
+                _by_key(effects.messages),
             ):
                 counts[account_id][1] = n
         ids = sorted(effects.last_event)

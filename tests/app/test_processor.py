@@ -196,3 +196,40 @@ def test_jobs_exit_non_zero_when_the_database_is_unreachable(env, module):
     result = run_module(module, {**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"})
     assert result.returncode == 1
     assert "could not run" in result.stdout
+
+
+def test_one_comment_delivered_in_two_shapes_in_one_batch(connected, user_client, env, db, caplog):
+    """The same comment id twice in a batch, once with `media` and once without:
+    applied once, in one transaction (rows are ordered by id, not by whole row)."""
+    account_id = connected["user_id"]
+    post_webhook(user_client, helpers.comment_payload(account_id, "c-twice"))   # with media
+    post_webhook(user_client, helpers.changes_payload(account_id, "c-twice"))   # without
+    caplog.set_level("WARNING", logger="app.processor")
+    stats = drain(env)
+    assert stats.get("done") == 2 and statuses(db) == {"done": 2}
+    assert "batch failed" not in caplog.text
+    rows = db.execute("SELECT id, media_id FROM instagram_comments").fetchall()
+    assert rows == [("c-twice", "1790000001")]      # the first event of the batch wins
+    assert db.execute("SELECT comments_count FROM instagram_accounts").fetchone()[0] == 1
+
+
+def test_an_event_that_breaks_unexpectedly_fails_alone(connected, user_client, env, db):
+    """A message whose timestamp no datetime can hold (OSError, not a parse
+    error) is retried with backoff on its own; the rest of its batch is applied."""
+    account_id = connected["user_id"]
+    bad = helpers.message_payload(account_id, "m-bad")
+    bad["entry"][0]["messaging"][0]["timestamp"] = 10 ** 20
+    post_webhook(user_client, helpers.changes_payload(account_id, "c-a", "c-b"))
+    post_webhook(user_client, bad)
+    post_webhook(user_client, helpers.message_payload(account_id, "m-good"))
+
+    result = run_module("app.jobs.webhook_processor", {**env, "WEBHOOK_RETRY_BASE_SECONDS": "60"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert statuses(db) == {"done": 3, "pending": 1}
+    pending = db.execute("SELECT attempts, last_error, extract(epoch FROM next_attempt_at - now()) "
+                         "FROM webhook_events WHERE status = 'pending'").fetchone()
+    assert pending[0] == 1 and pending[1].startswith("OSError") and 55 < pending[2] <= 60
+    assert sorted(r[0] for r in db.execute("SELECT mid FROM instagram_messages")) == ["m-good"]
+    assert db.execute("SELECT comments_count, messages_count FROM instagram_accounts").fetchone() == (2, 1)
+    outcomes = db.execute("SELECT outcome, count(*) FROM webhook_event_log GROUP BY 1 ORDER BY 1").fetchall()
+    assert outcomes == [("done", 3), ("retry", 1)]
