@@ -1,7 +1,11 @@
 """The deploy's secrets, looked up in order:
 
 1. the operator's environment (`APP_SECRET=... pyinfra ...`);
-2. Doppler, when `doppler_config` is set and the `doppler` CLI is installed;
+2. Doppler, when `doppler_config` is set and the `doppler` CLI is installed
+   (asked only for secrets the environment lacks). Installed but unable to
+   download them (not logged in, no access to the config) stops the deploy
+   with Doppler's own message, rather than quietly falling back to the file:
+   log in, or set `doppler_config = None` to use the file;
 3. the untracked local file `secrets_file` (KEY=value lines).
 
 `require()` runs while pyinfra prepares the deploy, so a missing or empty
@@ -32,13 +36,25 @@ APP_SECRETS = ("DB_PASSWORD", "APP_ID", "APP_SECRET", "VERIFY_TOKEN", "OAUTH_STA
 def _doppler(project: str, config: str | None) -> dict[str, str]:
     if not config or not shutil.which("doppler"):
         return {}
-    out = subprocess.run(
-        ["doppler", "secrets", "download", "--no-file", "--format", "json",
-         "--project", project, "--config", config],
-        capture_output=True, text=True)
-    if out.returncode != 0:
-        raise DeployError(f"doppler could not download {project}/{config}: {out.stderr.strip()}")
-    return json.loads(out.stdout)
+    where = f"{project}/{config}"
+    try:
+        out = subprocess.run(
+            ["doppler", "secrets", "download", "--no-file", "--format", "json",
+             "--project", project, "--config", config],
+            capture_output=True, text=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        out = None
+    if out is None or out.returncode != 0:
+        said = out.stderr.strip() if out is not None else "no answer within 60 s"
+        raise DeployError(f"the doppler CLI is installed but could not download the secrets of {where}: {said or '?'} "
+                          "(log in with `doppler login`, or set doppler_config = None to skip Doppler)")
+    try:
+        secrets = json.loads(out.stdout)
+    except ValueError:
+        secrets = None
+    if not isinstance(secrets, dict):
+        raise DeployError(f"doppler gave no JSON object of secrets for {where}")
+    return {str(key): str(value) for key, value in secrets.items()}
 
 
 def parse_env(text: str) -> dict[str, str]:
@@ -56,11 +72,14 @@ def _file(path: str | None) -> dict[str, str]:
 
 def require(*names: str) -> dict[str, str]:
     """The named secrets for the current host; stops the deploy naming any missing or empty one."""
-    sources = (os.environ, _doppler(host.data.doppler_project, host.data.doppler_config),
-               _file(host.data.secrets_file))
+    def sources():  # in order; Doppler only asked for what the environment lacks
+        yield os.environ
+        yield _doppler(host.data.doppler_project, host.data.doppler_config)
+        yield _file(host.data.secrets_file)
+
     found, missing = {}, []
     for name in names:
-        value = next((source[name] for source in sources if source.get(name)), None)
+        value = next((source[name] for source in sources() if source.get(name)), None)
         if value is None:
             missing.append(name)
         elif any(c in value for c in "\n\r\"'\\$` "):
