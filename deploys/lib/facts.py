@@ -13,14 +13,20 @@ class MemTotalMb(FactBase):
         return int(output[0])
 
 
-class PostgresRoleVerifier(FactBase):
-    """The stored SCRAM verifier of a role (run as postgres), or None if there is none yet."""
+class PostgresRoleVerifierDigest(FactBase):
+    """A role's stored SCRAM verifier with its keys replaced by their SHA-256
+    (deploys.lib.operations.verifier_digest), or None if it has none yet: what
+    the deploy compares, without the verifier itself reaching pyinfra's output
+    (-vvv prints facts). Run as postgres."""
 
     def requires_command(self, role):
         return "psql"
 
     def command(self, role):
-        return f"psql -XAtc \"SELECT rolpassword FROM pg_authid WHERE rolname = '{role}'\""
+        # chr(36) is '$', which the shell would otherwise have to be kept from expanding.
+        part = lambda n: f"split_part(rolpassword, chr(36), {n})"  # noqa: E731
+        return (f"psql -XAtc \"SELECT {part(1)} || chr(36) || {part(2)} || chr(36) || "
+                f"encode(sha256(convert_to({part(3)}, 'UTF8')), 'hex') FROM pg_authid WHERE rolname = '{role}'\"")
 
     def process(self, output):
         return output[0] if output and output[0] else None
@@ -50,3 +56,4 @@ class UnitsNeedReload(FactBase):
 
     def process(self, output):
         return "yes" in output
+

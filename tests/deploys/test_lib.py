@@ -1,13 +1,16 @@
 """The deploys' own logic, without a host: fast tier."""
 
-import pytest
-from pyinfra.api import Config, Inventory, State
-from pyinfra.api.exceptions import DeployError
-from pyinfra.context import ctx_host, ctx_state
+import os
+import subprocess
 
-from deploys.lib import credentials
-from deploys.lib.operations import scram_matches, scram_verifier
+import pytest
+
+from deploys.lib import operations
+from deploys.lib.facts import PostgresRoleVerifierDigest
+from deploys.lib.operations import scram_digest_matches, scram_matches, scram_verifier, verifier_digest
 from deploys.lib.postgres import memory_settings, postgres_plan
+from deploys.lib.templates import render
+from tests.app.pgserver import PostgresServer
 
 # A verifier PostgreSQL 15 stored for the password "correct horse" (SELECT rolpassword FROM pg_authid).
 PG_VERIFIER = ("SCRAM-SHA-256$4096:ubZ1316obeA5a8UraP/kEQ==$L27J2hjN+x9rlKO3VrTvK5PlvYQKjmxrpHCqCj6qbms=:"
@@ -26,6 +29,13 @@ def test_scram_matches_a_verifier_postgres_made():
     assert not scram_matches(PG_VERIFIER, "correct horse ")
 
 
+def test_a_verifier_digest_matches_only_its_password():
+    digest = verifier_digest(PG_VERIFIER)
+    assert digest.startswith("SCRAM-SHA-256$4096:ubZ1316obeA5a8UraP/kEQ==$") and "L27J2" not in digest
+    assert scram_digest_matches(digest, "correct horse")
+    assert not scram_digest_matches(digest, "correct horse ")
+
+
 @pytest.mark.parametrize("stored", [None, "", "md5abcdef", "SCRAM-SHA-256$bad", "SCRAM-SHA-1$4096:AA==$AA==:AA=="])
 def test_scram_never_matches_other_or_missing_verifiers(stored):
     assert not scram_matches(stored, "anything")
@@ -39,6 +49,15 @@ def test_scram_never_matches_other_or_missing_verifiers(stored):
 ])
 def test_postgres_plan_follows_the_release(distro, release, wanted, plan):
     assert postgres_plan(distro, release, wanted) == plan
+
+
+def test_ubuntu_22_04_gets_the_pgdg_source_for_jammy(on_host):
+    with on_host(postgres_version=16):
+        source = render("templates/etc/apt/sources.list.d/pgdg.sources.j2", codename="jammy")
+    fields = dict(line.split(": ", 1) for line in source.splitlines() if line and not line.startswith("#"))
+    assert fields == {"Types": "deb", "URIs": "https://apt.postgresql.org/pub/repos/apt", "Suites": "jammy-pgdg",
+                      "Components": "main", "Signed-By": "/etc/apt/keyrings/pgdg.asc"}
+    assert "PostgreSQL 16" in source
 
 
 def test_postgres_plan_refuses_unknown_releases():
@@ -55,33 +74,52 @@ def test_memory_settings_scale_with_ram_and_stay_bounded():
     assert big["maintenance_work_mem_mb"] == 1024
 
 
-def _require(tmp_path, monkeypatch, env: dict, file_text: str) -> str:
-    """deploys.lib.credentials.require for DB_PASSWORD and APP_SECRET, under a pyinfra host context."""
-    secrets_file = tmp_path / "secrets.env"
-    secrets_file.write_text(file_text)
-    for name in ("DB_PASSWORD", "APP_SECRET"):
-        monkeypatch.delenv(name, raising=False)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    inventory = Inventory(([("box", {"doppler_project": "p", "doppler_config": None,
-                                     "secrets_file": str(secrets_file)})], {}))
-    with ctx_state.use(State(inventory, Config())), ctx_host.use(inventory.get_host("box")):
-        try:
-            return str(credentials.require("DB_PASSWORD", "APP_SECRET"))
-        except DeployError as error:
-            return f"DeployError: {error}"
+@pytest.fixture(scope="module")
+def postgres():
+    server = PostgresServer().start()
+    yield server
+    server.stop()
 
 
-def test_secrets_environment_wins_over_the_file(tmp_path, monkeypatch):
-    out = _require(tmp_path, monkeypatch, {"APP_SECRET": "from-env"}, "DB_PASSWORD=from-file\nAPP_SECRET=file\n")
-    assert out == str({"DB_PASSWORD": "from-file", "APP_SECRET": "from-env"})
+def run_as_postgres(server, command: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """A command on this machine the way the deploy runs it on the host, as postgres."""
+    env = {**os.environ, "PGHOST": "127.0.0.1", "PGPORT": str(server.port), "PGUSER": "postgres",
+           "PGDATABASE": "postgres"}
+    return subprocess.run(command, shell=True, input=stdin, env=env, capture_output=True, text=True)
 
 
-def test_a_missing_secret_stops_the_deploy_naming_it(tmp_path, monkeypatch):
-    out = _require(tmp_path, monkeypatch, {}, "DB_PASSWORD=x\n")
-    assert out.startswith("DeployError: missing or empty secret(s) APP_SECRET for box")
+def role_password_commands(monkeypatch, role: str, password: str, stored_digest: str | None):
+    monkeypatch.setattr(operations, "host", type("Host", (), {"get_fact": lambda self, *a, **k: stored_digest})())
+    return list(operations.postgres_role_password._inner(role=role, password=password))
 
 
-def test_a_secret_systemd_would_mangle_is_refused(tmp_path, monkeypatch):
-    out = _require(tmp_path, monkeypatch, {"APP_SECRET": "two words"}, "DB_PASSWORD=x\n")
-    assert out.startswith("DeployError: secret APP_SECRET has a quote, space")
+def test_role_password_goes_on_stdin_and_matches_the_stored_verifier(postgres, monkeypatch):
+    password = "s3cret-pass"
+    run_as_postgres(postgres, "psql -Xqc 'CREATE ROLE app LOGIN'").check_returncode()
+    digest = lambda: PostgresRoleVerifierDigest().process(  # noqa: E731
+        run_as_postgres(postgres, PostgresRoleVerifierDigest().command("app")).stdout.splitlines())
+    assert digest() is None
+
+    [command] = role_password_commands(monkeypatch, "app", password, digest())
+    sql = command.connector_arguments["_stdin"]
+    line = command.get_raw_value()
+    assert password not in line and "SCRAM" not in line and "ALTER" not in line, line
+    assert "ALTER ROLE \"app\" PASSWORD 'SCRAM-SHA-256$4096:" in sql and password not in sql
+    run_as_postgres(postgres, line, sql).check_returncode()
+
+    stored = run_as_postgres(postgres, "psql -XAtc \"SELECT rolpassword FROM pg_authid WHERE rolname = 'app'\"")
+    assert scram_matches(stored.stdout.strip(), password)
+    # What the deploy reads back is a digest: it matches, and holds none of the verifier's keys.
+    assert scram_digest_matches(digest(), password) and not scram_digest_matches(digest(), password + "x")
+    assert stored.stdout.strip().rsplit("$", 1)[1] not in digest()
+    assert role_password_commands(monkeypatch, "app", password, digest()) == []
+
+
+def test_a_failed_password_change_shows_and_logs_no_verifier(postgres, monkeypatch):
+    [command] = role_password_commands(monkeypatch, "ghost", "s3cret-pass", None)
+    sql = command.connector_arguments["_stdin"]
+    keys = sql.rsplit("$", 1)[1].split("'")[0]
+    failed = run_as_postgres(postgres, command.get_raw_value(), sql)
+    assert failed.returncode != 0 and "ghost" in failed.stderr
+    assert keys not in failed.stderr and "SCRAM" not in failed.stderr
+    assert keys not in (postgres.tmp / "postgres.log").read_text()
