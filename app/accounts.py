@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from psycopg.rows import dict_row
 
 from app.meta import LongLivedToken
@@ -153,13 +155,16 @@ def lock_token(conn, account_id: str, window_days: int | None = None) -> str | N
     return row[0] if row else None
 
 
-def store_refreshed_token(conn, account_id: str, token: LongLivedToken, cipher) -> None:
+def store_refreshed_token(conn, account_id: str, token: LongLivedToken, cipher) -> dt.datetime:
+    """Store the new token; returns the expiry stored."""
+    expires_at = token.expires_at()
     conn.execute(
         """UPDATE access_tokens SET token_ciphertext = %s, token_type = %s, expires_at = %s,
                issued_at = now(), last_refreshed_at = now(), updated_at = now()
            WHERE account_id = %s""",
-        (cipher.encrypt(token.access_token), token.token_type, token.expires_at(), account_id),
+        (cipher.encrypt(token.access_token), token.token_type, expires_at, account_id),
     )
+    return expires_at
 
 
 def mark_needs_reauth(conn, account_id: str, reason: str) -> None:

@@ -23,6 +23,9 @@ TRANSIENT = "transient"    # 1, 2, HTTP 5xx, timeouts: retry with backoff
 UNEXPECTED = "unexpected"  # anything else: fail loudly
 
 _THROTTLE_CODES = {4, 17, 32, 341, 613, 80002}
+# Long-lived tokens last 60 days; an expires_in beyond a year is not a real
+# answer (and a huge one would overflow the expiry date).
+MAX_EXPIRES_IN_SECONDS = 366 * 86400
 _TRANSIENT_CODES = {1, 2}
 
 
@@ -157,6 +160,9 @@ class InstagramClient:
         token, expires_in = body.get("access_token"), _int_or_none(body.get("expires_in"))
         if not token or not expires_in or expires_in <= 0:
             raise MetaError("token response without access_token/expires_in", kind=UNEXPECTED)
+        if expires_in > MAX_EXPIRES_IN_SECONDS:
+            raise MetaError(f"token response with an implausible expires_in ({expires_in} s, more than "
+                            f"{MAX_EXPIRES_IN_SECONDS} s)", kind=UNEXPECTED)
         return LongLivedToken(token, expires_in, str(body.get("token_type") or "bearer"))
 
     def _call(self, method: str, url: str, params=None, data=None) -> dict:

@@ -188,3 +188,10 @@ def test_subscription_failure_keeps_the_account_unsubscribed(user_client, meta, 
     assert "subscribing it to webhooks failed" in user_client.get("/").get_data(as_text=True)
     rows = account_rows(db)
     assert len(rows) == 1 and rows[0][3] is False
+
+
+def test_an_absurd_token_lifetime_connects_nothing(user_client, meta, db):
+    meta.configure(expires_in=10 ** 12)   # would overflow the expiry date
+    response = user_client.get(follow_authorize(user_client, meta))
+    assert response.status_code == 502
+    assert account_rows(db) == []

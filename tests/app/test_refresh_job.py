@@ -2,6 +2,8 @@
 
 import datetime as dt
 
+import pytest
+
 from app.security import TokenCipher
 from tests.app import helpers
 from tests.app.helpers import ENCRYPTION_KEY, run_module, seed_account
@@ -117,9 +119,97 @@ def test_an_undecryptable_token_fails_that_account_only(env, db, meta):
 
 
 def test_no_token_is_logged(env, db, meta, tmp_path):
-    _, token = seed_account(db, meta, username="secretive")
-    result = run_refresh(env)
+    account_id, token = seed_account(db, meta, username="secretive")
+    result = run_refresh(env, LOG_LEVEL="debug")
     assert result.returncode == 0
-    logs = result.stdout + "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
+    new_token = TokenCipher(ENCRYPTION_KEY).decrypt(account_state(db, account_id)[1])
+    assert new_token != token
+    logs = result.stdout + result.stderr + "".join(p.read_text() for p in (tmp_path / "logs").glob("*.log"))
     assert "token refresh refreshed" in logs
-    assert token not in logs and helpers.APP_SECRET not in logs
+    for secret in (token, new_token, helpers.APP_SECRET):
+        assert secret not in logs
+    # Nor in the attempt log.
+    assert not db.execute("SELECT 1 FROM token_refresh_log WHERE message LIKE %s OR message LIKE %s",
+                          (f"%{token}%", f"%{new_token}%")).fetchall()
+
+
+def test_transient_errors_are_retried_after_growing_delays(env, db, meta):
+    account_id, _ = seed_account(db, meta, username="backoff")
+    meta.fail("refresh", "server")
+    result = run_refresh(env, TOKEN_REFRESH_RETRIES=3, TOKEN_REFRESH_RETRY_BASE_SECONDS=0.4)
+    assert result.returncode == 1
+    # What Meta saw: three calls, 0.4 s then 0.8 s apart.
+    seen = [c["time"] for c in meta.calls("/refresh_access_token")]
+    assert len(seen) == 3
+    gaps = [later - earlier for earlier, later in zip(seen, seen[1:])]
+    assert 0.4 <= gaps[0] < 0.4 + 0.5, gaps
+    assert 0.8 <= gaps[1] < 0.8 + 0.5, gaps
+    # What the log recorded: each attempt at the time it was made.
+    rows = db.execute("SELECT attempt, outcome, extract(epoch FROM created_at)::float8 FROM token_refresh_log "
+                      "WHERE account_id = %s ORDER BY attempt", (account_id,)).fetchall()
+    assert [r[:2] for r in rows] == [(1, "retry"), (2, "retry"), (3, "failed")]
+    logged_gaps = [later[2] - earlier[2] for earlier, later in zip(rows, rows[1:])]
+    assert logged_gaps[0] >= 0.4 and logged_gaps[1] >= 0.8, logged_gaps
+
+
+# Codes the document names, and the edges of the 200-299 range.
+CODE_OUTCOMES = {
+    17: [(1, "deferred")], 32: [(1, "deferred")], 80002: [(1, "deferred")], 341: [(1, "deferred")],
+    1: [(1, "retry"), (2, "refreshed")],
+    200: [(1, "needs_reauth")], 299: [(1, "needs_reauth")],
+    199: [(1, "failed")], 300: [(1, "failed")],
+}
+
+
+def test_each_documented_error_code(env, db, meta):
+    accounts = {code: seed_account(db, meta, username=f"code{code}")[0] for code in CODE_OUTCOMES}
+    for code, account_id in accounts.items():
+        meta.fail("refresh", {"status": 400, "code": code, "message": f"error {code}"}, user_id=account_id,
+                  times=1 if code == 1 else None)
+    result = run_refresh(env)
+    assert result.returncode == 1      # 199 and 300 are unexpected
+    for code, account_id in accounts.items():
+        assert [r[:2] for r in log_rows(db, account_id)] == CODE_OUTCOMES[code], code
+        assert log_rows(db, account_id)[0][2] == code
+    status = dict(db.execute("SELECT username, status FROM instagram_accounts").fetchall())
+    assert {name for name, s in status.items() if s == "needs_reauth"} == {"code200", "code299"}
+
+
+def test_an_unexpected_error_fails_that_account_only_and_its_attempts_stay_logged(env, db, meta):
+    """A database error inside one account's transaction (here a trigger
+    refusing its token update, after a first attempt that Meta answered 500):
+    that account fails, its attempts are logged, the others are refreshed,
+    and the job exits 1."""
+    broken, token = seed_account(db, meta, username="broken", expires_in_days=1)  # refreshed first
+    fine, _ = seed_account(db, meta, username="fine", expires_in_days=5)
+    db.execute(f"""CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+                   BEGIN IF NEW.account_id = '{broken}' THEN RAISE EXCEPTION 'disk on fire'; END IF;
+                   RETURN NEW; END $$""")
+    db.execute("CREATE TRIGGER refuse BEFORE UPDATE ON access_tokens FOR EACH ROW EXECUTE FUNCTION refuse()")
+    before = account_state(db, broken)
+    meta.fail("refresh", "server", user_id=broken, times=1)
+
+    result = run_refresh(env)
+    assert result.returncode == 1
+    assert log_rows(db, broken) == [(1, "retry", 2, 500), (2, "failed", None, None)]
+    message = db.execute("SELECT message FROM token_refresh_log WHERE account_id = %s AND attempt = 2",
+                         (broken,)).fetchone()[0]
+    assert "disk on fire" in message and token not in message
+    assert account_state(db, broken) == before
+    assert log_rows(db, fine) == [(1, "refreshed", None, None)]
+    run = db.execute("SELECT status, summary->'outcomes' FROM job_runs").fetchone()
+    assert run == ("failed", {"failed": 1, "refreshed": 1})
+    assert "disk on fire" in result.stdout     # with its traceback, for the operator
+
+
+@pytest.mark.parametrize("expires_in", [10 ** 12, 400 * 86400])
+def test_an_absurd_expires_in_is_rejected(env, db, meta, expires_in):
+    account_id, _ = seed_account(db, meta, username="forever")
+    before = account_state(db, account_id)
+    meta.configure(expires_in=expires_in)
+    result = run_refresh(env)
+    assert result.returncode == 1
+    assert log_rows(db, account_id) == [(1, "failed", None, None)]
+    message = db.execute("SELECT message FROM token_refresh_log").fetchone()[0]
+    assert "expires_in" in message
+    assert account_state(db, account_id) == before
