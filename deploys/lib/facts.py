@@ -57,3 +57,15 @@ class UnitsNeedReload(FactBase):
     def process(self, output):
         return "yes" in output
 
+
+class AppUnitFiles(FactBase):
+    """The app's systemd unit files on the host: its service, and every
+    <app>-*.service and <app>-*.timer (the jobs, the backup); [] if none."""
+
+    def command(self, app):
+        # list-unit-files exits 1 when nothing matches.
+        return (f"systemctl list-unit-files --no-legend --plain "
+                f"'{app}.service' '{app}-*.service' '{app}-*.timer' || true")
+
+    def process(self, output):
+        return sorted(line.split()[0] for line in output if line.strip())
