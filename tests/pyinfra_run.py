@@ -25,14 +25,34 @@ def run_deploy(inventory: Path, deploy: str = "deploys/site.py", *args: str, env
     return proc
 
 
+def _count(cell: str) -> int:
+    return 0 if cell == "-" else int(cell)
+
+
 def changed_operations(output: str) -> list[str]:
-    """Operations the Results table shows as changed (a count under Success)."""
+    """Operations the Results table shows as changed (a count under Success).
+
+    Fails unless the table was read: at least one operation row, and a Grand
+    total row whose counts are the rows' sums. A table in a format this no
+    longer reads must fail the check, not pass it with nothing parsed."""
     results = output.split("--> Results:", 1)
     if len(results) != 2:
         raise AssertionError("pyinfra printed no Results table:\n" + output[-3000:])
-    changed = []
+    rows, total = [], None
     for line in results[1].splitlines():
         row = RESULT_ROW.match(line)
-        if row and row["operation"] != "Grand total" and row["success"] != "-":
-            changed.append(row["operation"])
-    return changed
+        if not row:
+            continue
+        if row["operation"] == "Grand total":
+            total = row
+        else:
+            rows.append(row)
+    table = results[1][:3000]
+    if not rows or total is None:
+        raise AssertionError(f"could not read pyinfra's Results table ({len(rows)} rows, "
+                             f"grand total {'found' if total else 'missing'}):\n{table}")
+    for column in ("success", "error", "nochange"):
+        if sum(_count(row[column]) for row in rows) != _count(total[column]):
+            raise AssertionError(f"pyinfra's Results table does not add up ({column}), "
+                                 f"so it was misread:\n{table}")
+    return [row["operation"] for row in rows if row["success"] != "-"]
