@@ -2,6 +2,7 @@
 Needs the operator's age key (backup_identity_file) to prove a backup decrypts."""
 
 import base64
+import datetime as dt
 import hashlib
 import subprocess
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.host.conftest import next_elapse
+from tests.host.test_services import assert_every, calendar_elapses
 
 
 @pytest.fixture(scope="module")
@@ -29,6 +31,9 @@ def test_backup_timer_runs_daily_at_1_utc(host, target):
     assert host.service(timer).is_enabled and host.service(timer).is_running
     when = next_elapse(host, timer)
     assert (when.hour, when.minute, when.second) == (1, 0, 0)
+    assert when - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(days=1)
+    elapses = calendar_elapses(host, timer)
+    assert_every(elapses, dt.timedelta(days=1))
     assert host.check_output("systemctl show -P Persistent %s", timer) == "yes"
 
 

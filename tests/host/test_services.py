@@ -19,6 +19,24 @@ def unit_properties(host, unit: str, *names: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.splitlines())
 
 
+def calendar_elapses(host, timer: str, iterations: int = 3) -> list[dt.datetime]:
+    """The timer's next `iterations` elapses, from its own OnCalendar= as systemd
+    loaded it (TimersCalendar), computed by `systemd-analyze calendar`."""
+    loaded = host.check_output("systemctl show -P TimersCalendar %s", timer)
+    schedules = re.findall(r"OnCalendar=(.*?) ;", loaded)
+    assert len(schedules) == 1, f"{timer}: expected one OnCalendar=, systemd has {loaded!r}"
+    out = host.check_output("TZ=UTC systemd-analyze calendar --iterations=%s %s", str(iterations), schedules[0])
+    elapses = [dt.datetime.strptime(when, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=dt.timezone.utc)
+               for when in re.findall(r"(?:Next elapse|Iter\. #\d+): (.+ UTC)$", out, re.MULTILINE)]
+    assert len(elapses) == iterations, out
+    return elapses
+
+
+def assert_every(elapses: list[dt.datetime], period: dt.timedelta) -> None:
+    gaps = [later - earlier for earlier, later in zip(elapses, elapses[1:])]
+    assert gaps == [period] * len(gaps), f"elapses {elapses} are not {period} apart"
+
+
 def exposure(host, unit: str) -> float:
     out = host.check_output("systemd-analyze security --no-pager %s | tail -1", unit)
     return float(re.search(r"exposure level for \S+: ([\d.]+)", out)[1])
@@ -65,10 +83,17 @@ def test_token_refresh_runs_daily_at_2_utc_and_catches_up(host, app):
     elapse = next_elapse(host, timer)
     assert (elapse.hour, elapse.minute, elapse.second) == (2, 0, 0)
     assert elapse - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(days=1)
+    elapses = calendar_elapses(host, timer)
+    assert_every(elapses, dt.timedelta(days=1))
     assert unit_properties(host, timer, "Persistent")["Persistent"] == "yes"
 
 
 def test_webhook_processor_runs_every_5_minutes(host, app):
-    elapse = next_elapse(host, f"{app}-webhook-processor.timer")
+    timer = f"{app}-webhook-processor.timer"
+    elapse = next_elapse(host, timer)
     assert elapse.minute % 5 == 0 and elapse.second == 0
     assert elapse - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(minutes=5)
+    # The schedule itself, not one elapse that a timer firing every minute would also have.
+    elapses = calendar_elapses(host, timer)
+    assert all(when.minute % 5 == 0 and when.second == 0 for when in elapses), elapses
+    assert_every(elapses, dt.timedelta(minutes=5))
