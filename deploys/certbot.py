@@ -8,11 +8,13 @@ from pyinfra import host
 from pyinfra.facts.files import FindInFile
 from pyinfra.operations import apt, files, server, systemd
 
+from deploys.lib.edge import NGINX_RELOAD, live_dir
+from deploys.lib.facts import UnitsNeedReload
 from deploys.lib.templates import template
 
 domain = host.data.domain
 directory = host.data.acme_directory
-live_dir = f"/etc/letsencrypt/live/{domain}"
+live = live_dir(domain)
 renewal_conf = f"/etc/letsencrypt/renewal/{domain}.conf"
 placeholder_aside = f"/var/lib/letsencrypt/placeholder-{domain}"
 bundle = "/etc/letsencrypt/acme-ca-bundle.pem"
@@ -54,7 +56,9 @@ no_drop_in = files.file(
 )
 systemd.daemon_reload(
     name="Reload systemd units (certbot.service drop-in changed)",
-    _if=lambda: drop_in.did_change() or no_drop_in.did_change(),
+    # Asked of systemd too: an interrupted run may have left the drop-in unloaded.
+    _if=lambda: (drop_in.did_change() or no_drop_in.did_change()
+                 or host.get_fact(UnitsNeedReload, units=("certbot.service",))),
 )
 template(
     name="Deploy hook: reload nginx after each renewal",
@@ -81,12 +85,12 @@ server.shell(
     name=f"Issue the certificate for {domain} from {directory} and switch nginx to it",
     commands=[
         # certbot refuses to write into an existing live directory: move the placeholder aside.
-        f"if [ ! -e {renewal_conf} ] && [ -d {live_dir} ]; then rm -rf {placeholder_aside}; "
-        f"mkdir -p /var/lib/letsencrypt; mv {live_dir} {placeholder_aside}; fi",
-        f"if ! {certonly}; then [ -d {placeholder_aside} ] && [ ! -e {live_dir} ] "
-        f"&& mv {placeholder_aside} {live_dir}; exit 1; fi",
+        f"if [ ! -e {renewal_conf} ] && [ -d {live} ]; then rm -rf {placeholder_aside}; "
+        f"mkdir -p /var/lib/letsencrypt; mv {live} {placeholder_aside}; fi",
+        f"if ! {certonly}; then [ -d {placeholder_aside} ] && [ ! -e {live} ] "
+        f"&& mv {placeholder_aside} {live}; exit 1; fi",
         f"rm -rf {placeholder_aside}",
-        "nginx -t -q && systemctl reload nginx",
+        NGINX_RELOAD,
     ],
     _env=ca_env,
     _if=needs_issue,

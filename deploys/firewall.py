@@ -2,7 +2,8 @@
 ports from anywhere; SSH only from `admin_ips`; IPv4 and IPv6 alike.
 
 Lockout-safe: the deploy stops before touching the host if the address its
-own SSH connection comes from is not among `admin_ips`, and the SSH rules go
+own SSH connection comes from is not among `admin_ips`, or it reaches sshd
+on another port than the one the rules open; and the SSH rules go
 in before the default deny and `ufw enable`. Declarative: a ufw rule that is
 not wanted (a stray, or an address since removed from `admin_ips`) is deleted.
 Each step runs only the `ufw` commands that the UfwState fact shows missing,
@@ -27,7 +28,10 @@ ssh_connection = (host.get_fact(Command, "echo $SSH_CONNECTION") or "").split()
 if not ssh_connection:
     raise DeployError("firewall: cannot tell this deploy's SSH source address ($SSH_CONNECTION is empty); "
                       "refusing to restrict SSH")
-ssh_source = ipaddress.ip_address(ssh_connection[0])
+ssh_source, ssh_port = ipaddress.ip_address(ssh_connection[0]), int(ssh_connection[3])
+if ssh_port != SSH_PORT:
+    raise DeployError(f"firewall: this deploy reaches sshd on port {ssh_port}, but the rules admit SSH on "
+                      f"{SSH_PORT} only (the document's port); they would lock it out")
 if not any(ssh_source in network for network in admin_networks):
     raise DeployError(f"firewall: this deploy connects from {ssh_source}, which admin_ips "
                       f"({host.data.admin_ips or 'empty'}) does not admit; the rules would lock it out. "

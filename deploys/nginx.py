@@ -6,12 +6,13 @@ from pyinfra import host
 from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server, systemd
 
-from deploys.lib.validated import validated_template
+from deploys.lib.edge import NGINX_RELOAD, live_dir
+from deploys.lib.validated import checked_in_copy, validated_template
 from deploys.lib.templates import template
 
 domain = host.data.domain
 site = host.data.app_name
-live_dir = f"/etc/letsencrypt/live/{domain}"
+live = live_dir(domain)
 
 apt.packages(
     name="Install nginx",
@@ -35,31 +36,43 @@ for page, shown in (("403", "to addresses outside admin_ips"), ("50x", "while th
 server.shell(
     name=f"Self-signed placeholder certificate for {domain} (until the first issue)",
     commands=[
-        f"mkdir -p {live_dir}",
+        f"mkdir -p {live}",
         f"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30"
         f" -subj /CN={domain} -addext subjectAltName=DNS:{domain}"
-        f" -keyout {live_dir}/privkey.pem -out {live_dir}/fullchain.pem",
-        f"chmod 600 {live_dir}/privkey.pem",
+        f" -keyout {live}/privkey.pem -out {live}/fullchain.pem",
+        f"chmod 600 {live}/privkey.pem",
     ],
-    _if=lambda: not host.get_fact(Directory, path=live_dir),  # neither placeholder nor certbot's
+    _if=lambda: not host.get_fact(Directory, path=live),  # neither placeholder nor certbot's
 )
-default_site = files.link(
-    name="Disable the distribution's default site",
-    path="/etc/nginx/sites-enabled/default",
-    present=False,
-)
-enabled = files.link(
-    name=f"Enable the {site} site",
-    path=f"/etc/nginx/sites-enabled/{site}",
-    target=f"/etc/nginx/sites-available/{site}",
-)
+# The site is checked in a copy of /etc/nginx laid out as it will be once live:
+# enabled, and the distribution's default site (which also claims
+# default_server on port 80) gone.
 validated_template(
     f"nginx site {site}",
     src=f"templates/etc/nginx/sites-available/{site}.j2",
     dest=f"/etc/nginx/sites-available/{site}",
-    check="nginx -t -q",
-    activate="systemctl reload-or-restart nginx",
-    also_when=(default_site, enabled),
+    check=checked_in_copy("/etc/nginx", "nginx.conf", f"sites-enabled/{site}", 'nginx -t -q -c "$copy/nginx.conf"',
+                          remove=("sites-enabled/default",)),
+    checker="nginx -t -q",
+    activate=NGINX_RELOAD,
+)
+# Default site out first, then ours in: each step leaves a config nginx accepts.
+enabled_sites = [
+    files.link(
+        name="Disable the distribution's default site",
+        path="/etc/nginx/sites-enabled/default",
+        present=False,
+    ),
+    files.link(
+        name=f"Enable the {site} site",
+        path=f"/etc/nginx/sites-enabled/{site}",
+        target=f"/etc/nginx/sites-available/{site}",
+    ),
+]
+server.shell(
+    name="Reload nginx for the changed set of enabled sites",
+    commands=[NGINX_RELOAD],
+    _if=lambda: any(op.did_change() for op in enabled_sites),
 )
 systemd.service(
     name="Keep nginx enabled and running",

@@ -9,7 +9,7 @@ from pyinfra.operations import server, systemd
 
 from deploys.lib.app import RELEASE_STAMP, health_check_command, release_files
 from deploys.lib.owed import mark_done, owed
-from deploys.lib.units import install_units, schedule_timer
+from deploys.lib.units import enable_and_start, install_units, schedule_timer
 
 APP = host.data.app_name
 JOB_SERVICE = "templates/etc/systemd/system/insta-connect-demo-job.service.j2"
@@ -28,12 +28,7 @@ for job, (module, description, schedule, persistent) in JOBS.items():
                                          "persistent": persistent})
 installed = install_units(units)
 
-started = systemd.service(
-    name=f"Enable and start {APP}.service",
-    service=f"{APP}.service",
-    running=True,
-    enabled=True,
-)
+started = enable_and_start(f"{APP}.service")
 restarted = systemd.service(
     name=f"Restart {APP}.service (its unit, code, dependencies or .env changed)",
     service=f"{APP}.service",

@@ -3,10 +3,11 @@ and team access from group data `team` (onboarding and offboarding)."""
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import Command, Users
 from pyinfra.operations import apt, files, server
 
-from deploys.lib.validated import validated_template
+from deploys.lib.validated import checked_in_copy, validated_template
 
 
 def supported(query: str, wanted: list[str]) -> list[str]:
@@ -26,7 +27,10 @@ def harden_sshd():
         "sshd hardening drop-in",
         src="templates/etc/ssh/sshd_config.d/10-hardening.conf.j2",
         dest="/etc/ssh/sshd_config.d/10-hardening.conf",
-        check="sshd -t",
+        # sshd reads it through sshd_config's `Include /etc/ssh/sshd_config.d/*.conf`.
+        check=checked_in_copy("/etc/ssh", "sshd_config", "sshd_config.d/10-hardening.conf",
+                              'sshd -t -f "$copy/sshd_config"'),
+        checker="sshd -t",
         activate="systemctl reload ssh",
         kex=supported("kex", host.data.ssh_kex_algorithms),
         ciphers=supported("cipher", host.data.ssh_ciphers),
@@ -43,6 +47,12 @@ def manage_team():
         name=f"Keep the {group} group (marks the people this deploy manages)",
         group=group,
     )
+    users = host.get_fact(Users)
+    for person in team:
+        if person["name"] in users and group not in users[person["name"]]["groups"]:
+            # Else a later offboarding would delete an account (a service user, say) it never made.
+            raise DeployError(f"team: {person['name']!r} is an existing account outside the {group} group, "
+                              "which this deploy does not manage; give the person another login")
     for person in team:
         server.user(
             name=f"Give {person['name']} a login with their keys",
@@ -54,7 +64,7 @@ def manage_team():
             delete_keys=True,
         )
     wanted = {person["name"] for person in team}
-    for departed in sorted(name for name, user in host.get_fact(Users).items()
+    for departed in sorted(name for name, user in users.items()
                            if group in user["groups"] and name not in wanted):
         server.shell(
             name=f"Offboard {departed}: end their sessions, remove their user, home and keys",
@@ -64,7 +74,8 @@ def manage_team():
         "Team sudo rights",
         src="templates/etc/sudoers.d/team.j2",
         dest="/etc/sudoers.d/team",
-        check="visudo -c -q",
+        check="visudo -c -q -f {candidate}",
+        checker="visudo -c",
         activate="true",  # sudo reads the file at every use
         mode="440",
         sudoers=[person["name"] for person in team if person.get("sudo")],

@@ -39,13 +39,24 @@ def install_units(units: dict[str, tuple[str, dict]]) -> dict[str, OperationMeta
     return ops
 
 
-def schedule_timer(timer: str, unit_op: OperationMeta) -> None:
-    started = systemd.service(
-        name=f"Enable and start {timer}",
-        service=timer,
-        running=True,
+def enable_and_start(unit: str) -> OperationMeta:
+    """Enable unit, and start it if it is stopped; returns the start op, whose
+    did_change() means the unit was not running before (so it now runs whatever
+    is on disk), unlike a change that only enabled it."""
+    systemd.service(
+        name=f"Enable {unit} at boot",
+        service=unit,
         enabled=True,
     )
+    return systemd.service(
+        name=f"Start {unit}",
+        service=unit,
+        running=True,
+    )
+
+
+def schedule_timer(timer: str, unit_op: OperationMeta) -> None:
+    started = enable_and_start(timer)
     systemd.service(
         name=f"Restart {timer} for its new schedule",
         service=timer,

@@ -1,18 +1,18 @@
-"""Config files that go live only after their own checker accepts them.
+"""Config files that go live only after their own checker accepted them.
 
-The template is rendered to a staging copy first. Only if it differs from the
-live file is it swapped in, checked (`nginx -t`, `sshd -t`, ...) and activated;
-a rejected file is swapped straight back, so the previous version stays live,
-and the deploy fails naming the checker. The staging copy is kept, so an
-unchanged template costs nothing on the next run, while a template that is
-still broken is tried (and refused) again rather than silently skipped.
+The template is rendered to a staging copy first. When it differs from the
+live file, the checker (`nginx -t`, `sshd -t`, `visudo -c`) reads the
+candidate, never the live file: either directly, or where the service would
+read it inside a throwaway copy of the service's config tree
+(`checked_in_copy`). So the live tree never holds an unchecked file, not even
+for a moment, and a reboot or a package upgrade at any point restarts the
+service on an accepted config. A refused candidate fails the deploy naming the
+checker; the staging copy still differs from the live file, so the next run
+tries (and refuses) it again rather than silently skipping it.
 
-A go-live interrupted halfway is finished by the next run: a marker beside
-the staging copy is made before the swap and removed only after the file was
-accepted and activated. While it exists the go-live is done again, and the
-copy of the last accepted version, taken when the marker was made, is kept:
-a candidate swapped in but never checked is checked, and rolled back to that
-copy if refused.
+An accepted candidate is swapped in atomically, then the service is told
+(reload). A marker made before the swap and removed after the reload makes the
+next run finish a go-live that an interrupted deploy left between the two.
 """
 
 from pyinfra import host
@@ -24,11 +24,34 @@ from deploys.lib.templates import template
 STAGING_DIR = "/var/lib/pyinfra-staged"
 
 
-def validated_template(name: str, src: str, dest: str, check: str, activate: str,
-                       mode: str = "644", also_when=(), **template_data):
-    """Render src to dest through the staging copy; returns the go-live op."""
+def checked_in_copy(tree: str, main: str, place: str, checker: str, remove: tuple[str, ...] = ()) -> str:
+    """Shell that checks {candidate} as tree/place in a throwaway copy of tree
+    (minus `remove`), whose main config file points into the copy. `checker`
+    names the copy's root "$copy"."""
+    parent = place.rsplit("/", 1)[0]
+    return " && ".join([
+        'copy=$(mktemp -d)',  # mode 0700: root's alone while it holds copies of keys
+        "trap 'rm -rf \"$copy\"' EXIT",
+        f'cp -a {tree}/. "$copy"/',
+        f'sed -i "s#{tree}/#$copy/#g" "$copy/{main}"',
+        # Else the copy would pass without ever reading the candidate.
+        f'(grep -qF "$copy/{parent}/" "$copy/{main}"'
+        f' || (echo "{tree}/{main} does not include {tree}/{parent}/" >&2; false))',
+        *(f'rm -f "$copy/{path}"' for path in (place, *remove)),
+        f'cp {{candidate}} "$copy/{place}"',
+        checker,
+    ])
+
+
+def validated_template(name: str, src: str, dest: str, check: str, checker: str, activate: str,
+                       mode: str = "644", **template_data):
+    """Render src to dest through the staging copy; returns the go-live op.
+
+    check: shell that exits non-zero to refuse the file at {candidate}.
+    checker: the check's name, for the refusal message.
+    """
     staged = f"{STAGING_DIR}{dest}"
-    going_live, previous = f"{staged}.going-live", f"{staged}.previous"
+    going_live = f"{staged}.going-live"
     render = template(
         name=f"{name}: render the candidate",
         src=src,
@@ -39,22 +62,19 @@ def validated_template(name: str, src: str, dest: str, check: str, activate: str
     )
 
     def needed() -> bool:
-        return (render.did_change() or any(op.did_change() for op in also_when)
+        return (render.did_change()
                 or host.get_fact(Sha1File, path=staged) != host.get_fact(Sha1File, path=dest)
                 or host.get_fact(File, path=going_live) is not None)
 
     return server.shell(
-        name=f"{name}: check with `{check}`, then go live",
+        name=f"{name}: check with `{checker}`, then go live",
         commands=[
-            # Only a go-live that is not already under way saves the live (accepted) version.
-            f"if [ ! -e {going_live} ]; then if [ -e {dest} ]; then cp -p {dest} {previous}; "
-            f"else rm -f {previous}; fi; touch {going_live}; fi",
+            f"if ! ( {check.format(candidate=staged)} ); then "
+            f"echo '{dest}: rejected by `{checker}`; the previous version stays live' >&2; exit 1; fi",
+            f"touch {going_live}",
             f"install -m {mode} {staged} {dest}.pyinfra-new && mv -f {dest}.pyinfra-new {dest}",
-            f"if ! {check}; then "
-            f"if [ -e {previous} ]; then mv -f {previous} {dest}; else rm -f {dest}; fi; rm -f {going_live}; "
-            f"echo '{dest}: rejected by `{check}`; the previous version stays live' >&2; exit 1; fi",
             activate,
-            f"rm -f {previous} {going_live}",
+            f"rm -f {going_live}",
         ],
         _if=needed,
     )

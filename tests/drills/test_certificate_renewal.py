@@ -2,6 +2,7 @@
 starts, with the CA-bundle drop-in) ends with nginx serving the new certificate."""
 
 import subprocess
+import time
 
 FORCE = "/run/systemd/system/certbot.service.d/drill-force-renewal.conf"
 
@@ -24,7 +25,13 @@ def test_forced_renewal_is_served(sandbox_state, host):
         assert run.rc == 0, host.check_output("journalctl -u certbot.service -n 30 --no-pager")
     finally:
         host.run_test(f"rm -f {FORCE} && systemctl daemon-reload")
-    after = served_serial(sandbox_state)
-    assert after != before, "nginx still serves the old certificate (deploy hook?)"
-    live = host.check_output(f"openssl x509 -noout -serial -in /etc/letsencrypt/live/{sandbox_state['domain']}/cert.pem")
-    assert after == live
+    live = host.check_output(
+        f"openssl x509 -noout -serial -in /etc/letsencrypt/live/{sandbox_state['domain']}/cert.pem")
+    assert live != before, "certbot did not renew"
+    # The hook's reload returns before nginx's new workers answer: give them a few seconds.
+    for _ in range(20):
+        after = served_serial(sandbox_state)
+        if after == live:
+            break
+        time.sleep(0.5)
+    assert after == live, f"nginx still serves {after}, not the renewed {live} (deploy hook?)"

@@ -107,24 +107,36 @@ def test_interrupted_deploy_keeps_data_and_the_rerun_converges(host, target, psq
     assert host.run("grep -q %s %s", token, code).rc == 1
 
 
-def test_an_interrupted_go_live_is_checked_by_the_next_run(host, target, sandbox_inventory):
-    """A checked config (deploys/lib/validated.py) whose deploy died right after
-    swapping in a candidate nginx refuses: the candidate is live, and the staging
-    copy matches it. The re-run with the same input must still check it, roll
-    back to the accepted version, and fail; not take it for done."""
+def test_an_interrupted_go_live_is_finished_by_the_next_run(host, target, sandbox_inventory):
+    """A checked config (deploys/lib/validated.py) whose deploy died after the
+    accepted candidate was swapped in, before nginx reloaded: the file on disk
+    is new, nginx still serves the old one, and the staging copy matches the
+    live file. The re-run with the same input must still reload nginx, not take
+    the go-live for done."""
     site = f"/etc/nginx/sites-available/{target.data['app_name']}"
     staged = f"/var/lib/pyinfra-staged{site}"
     accepted = host.file(site).sha256sum
-    refused = {"client_max_body_size": "twelve-ish"}  # renders a site nginx -t refuses
+    domain = target.data["domain"]
+
+    def answer_to_a_10k_post() -> str:
+        return host.check_output(
+            "head -c 10240 /dev/zero | curl -sk --noproxy '*' -o /dev/null -w '%{http_code}' "
+            f"--resolve {domain}:443:127.0.0.1 --data-binary @- https://{domain}/")
+
+    assert answer_to_a_10k_post() != "413"
     try:
-        assert deploy_with(sandbox_inventory, "deploys/nginx.py", **refused).returncode != 0
-        # The state a kill between the swap and the check leaves (the first go-live step made it).
-        host.check_output(f"cp -p {site} {staged}.previous && touch {staged}.going-live && cp {staged} {site}")
-        proc = deploy_with(sandbox_inventory, "deploys/nginx.py", **refused)
-        assert proc.returncode != 0 and "rejected by `nginx -t -q`" in proc.stdout, proc.stdout[-3000:]
-        assert host.file(site).sha256sum == accepted
+        # What the go-live leaves if killed between the swap and the reload: the
+        # site rendered with a 1k body limit is on disk, under the marker.
+        host.check_output(f"sed -E 's/client_max_body_size [^;]+;/client_max_body_size 1k;/' {site} > {staged} "
+                          f"&& touch {staged}.going-live && cp {staged} {site}")
+        assert answer_to_a_10k_post() != "413", "nginx loaded the file before any reload"
+        proc = deploy_with(sandbox_inventory, "deploys/nginx.py", client_max_body_size="1k")
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        render = f"deploys/nginx.py | nginx site {target.data['app_name']}: render the candidate"
+        assert render not in changed_operations(proc.stdout), "the drill's candidate is not what the deploy renders"
         assert not host.file(f"{staged}.going-live").exists
-        assert host.run("nginx -t -q").rc == 0
+        assert answer_to_a_10k_post() == "413", "the re-run did not reload nginx onto the file"
     finally:
         run_deploy(sandbox_inventory, "deploys/nginx.py")
     assert host.file(site).sha256sum == accepted
+    assert answer_to_a_10k_post() != "413"

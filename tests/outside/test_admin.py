@@ -5,17 +5,24 @@ import json
 import re
 import subprocess
 
+from tests.sandbox.harness import TEAM_MEMBER
 
-def ssh(state, *options: str) -> subprocess.CompletedProcess:
+
+def ssh(state, *options: str, user: str = "root", command: tuple[str, ...] = ("true",)) -> subprocess.CompletedProcess:
     return subprocess.run(["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
                            "-o", f"UserKnownHostsFile={state['known_hosts']}", "-o", "StrictHostKeyChecking=yes",
-                           *options, f"root@{state['address']}", "true"],
+                           *options, f"{user}@{state['address']}", *command],
                           capture_output=True, text=True, timeout=30)
 
 
 def test_ssh_with_key_works(sandbox_state):
     proc = ssh(sandbox_state, "-i", sandbox_state["ssh_key"])
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_team_member_logs_in_with_their_key_and_has_sudo(sandbox_state):
+    proc = ssh(sandbox_state, "-i", sandbox_state["team_key"], user=TEAM_MEMBER, command=("sudo", "-n", "id", "-un"))
+    assert proc.returncode == 0 and proc.stdout.strip() == "root", proc.stderr
 
 
 def test_ssh_with_password_is_refused(sandbox_state):

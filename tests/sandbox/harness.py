@@ -29,6 +29,7 @@ REPO = Path(__file__).resolve().parents[2]
 RUNTIME_ROOT = Path("/var/lib/insta-sandbox")
 PROXY_PORT = 3128
 FAKEMETA_PORT = 8081
+TEAM_MEMBER = "sandboxops"  # an onboarded person, so the team checks have someone to check
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes")
 
 
@@ -56,8 +57,9 @@ def fakemeta_urls(base: str) -> dict:
             "INSTAGRAM_API_BASE": base, "INSTAGRAM_GRAPH_BASE": base}
 
 
-def web_check(state: dict) -> str:
-    """What https://<domain>/ answers from the machine side, trusting only Pebble's root."""
+def web_check(state: dict) -> tuple[bool, str]:
+    """Whether https://<domain>/ is served with a certificate that chains to
+    Pebble's root, and what it answers, from the machine side."""
     url = f"https://{state['domain']}/"
     context = ssl.create_default_context(cafile=state["pebble_root"])
     try:
@@ -68,9 +70,10 @@ def web_check(state: dict) -> str:
             reply = http.client.HTTPResponse(tls)
             reply.begin()
     except (OSError, http.client.HTTPException) as error:  # ssl errors are OSErrors
-        return f"{url} is not served with a Pebble certificate yet ({error})"
+        return False, f"{url} is not served with a Pebble certificate yet ({error})"
     location = reply.getheader("Location")
-    return f"{url} answers {reply.status}{f' (to {location})' if location else ''}; certificate from {issuer}"
+    answer = f"{url} answers {reply.status}{f' (to {location})' if location else ''}; certificate from {issuer}"
+    return reply.status < 500, answer
 
 
 def log(message: str) -> None:
@@ -198,14 +201,14 @@ class Sandbox:
         print(f"              ssh -i {state['ssh_key']} -o UserKnownHostsFile={state['known_hosts']} "
               f"{state['ssh_user']}@{state['address']}")
         print(f"  app         python -m tests.sandbox ssh {self.name} -- curl -s http://127.0.0.1:3000/health")
-        if "pebble_root" in state:
-            curl = (f"curl -sS --noproxy '*' --cacert {state['pebble_root']} "
-                    f"--resolve {state['domain']}:443:{state['address']}")
-            print(f"  web         {web_check(state)}")
-            print(f"              {curl} -L https://{state['domain']}/")
-            print(f"              {curl} https://{state['domain']}/health")
+        served, answer = web_check(state)
+        curl = (f"curl -sS --noproxy '*' --cacert {state['pebble_root']} "
+                f"--resolve {state['domain']}:443:{state['address']}")
+        print(f"  web         {answer}")
+        print(f"              {curl} -L https://{state['domain']}/")
+        print(f"              {curl} https://{state['domain']}/health")
         print(f"  acme        Pebble {acme.directory_url(state['gateway'])} (its root: {state['pebble_root']})")
-        return 0 if up else 1
+        return 0 if up and served else 1
 
     def ssh_argv(self, state: dict, *command: str) -> list[str]:
         return ["ssh", "-i", state["ssh_key"], "-o", f"UserKnownHostsFile={state['known_hosts']}",
@@ -226,6 +229,7 @@ class Sandbox:
             "subnet_index": net.index,
             "ssh_user": "root",
             "ssh_key": str(self.dir / "id_ed25519"),
+            "team_key": str(self.dir / f"{TEAM_MEMBER}_ed25519"),  # TEAM_MEMBER's
             "known_hosts": str(self.dir / "known_hosts"),
             "domain": f"{self.name}.sandbox.test",
             "proxy": f"http://{net.gateway}:{PROXY_PORT}",
@@ -324,6 +328,10 @@ class Sandbox:
 
     def _write_inventory(self, state: dict) -> None:
         extra_cas = [ca.read_text() for ca in sorted(rootfs.EXTRA_CA_DIR.glob("*.crt"))]
+        team_key = Path(state["team_key"])
+        if not team_key.exists():
+            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{TEAM_MEMBER}@{self.name}",
+                            "-f", str(team_key)], check=True)
         host_data = {
             "ssh_user": state["ssh_user"],
             "ssh_key": state["ssh_key"],
@@ -334,9 +342,12 @@ class Sandbox:
             "extra_ca_certs": extra_cas,
             "domain": state["domain"],
             "admin_ips": [state["gateway"]],
+            "team": [{"name": TEAM_MEMBER, "keys": [team_key.with_suffix(".pub").read_text().strip()],
+                      "sudo": True}],
             "acme_directory": acme.directory_url(state["gateway"]),
             "acme_ca_bundle": self._listener_ca().read_text(),
             "secrets_file": str(self.dir / "secrets.env"),
+            "doppler_config": None,  # the generated secrets above, never a Doppler config the machine may reach
             "backup_recipient": secrets.backup_recipient(self.dir),
             "backup_identity_file": str(self.dir / secrets.BACKUP_KEY),
             "meta_base_urls": fakemeta_urls(f"http://{state['gateway']}:{FAKEMETA_PORT}"),
