@@ -67,6 +67,18 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _float_range(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ValueError("must be a number") from None
+        if not low <= value <= high:
+            raise ValueError(f"must be between {low:g} and {high:g}")
+        return value
+    return parse
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         if raw not in allowed:
@@ -164,6 +176,7 @@ VARS = [
     Var("AUTH_RATE_LIMIT", _rate_limit, "5 per minute;30 per hour"),
     Var("MAX_BODY_BYTES", _int_range(1024, 64 * 1024 * 1024), "1048576"),
     Var("DB_POOL_MAX_SIZE", _int_range(1, 100), "4"),
+    Var("DB_POOL_TIMEOUT_SECONDS", _float_range(0.1, 60), "2"),
     Var("TOKEN_REFRESH_WINDOW_DAYS", _int_range(1, 59), "10"),
     Var("TOKEN_REFRESH_RETRIES", _int_range(1, 10), "3"),
     Var("TOKEN_REFRESH_RETRY_BASE_SECONDS", _positive_float, "2"),
@@ -202,6 +215,7 @@ class Config:
     auth_rate_limit: str
     max_body_bytes: int
     db_pool_max_size: int
+    db_pool_timeout_seconds: float
     token_refresh_window_days: int
     token_refresh_retries: int
     token_refresh_retry_base_seconds: float

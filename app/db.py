@@ -6,6 +6,10 @@ import psycopg
 from psycopg_pool import ConnectionPool
 
 CONNECT_TIMEOUT_SECONDS = 5
+# What a request gets when PostgreSQL cannot be reached (pool timeout, broken
+# connection, server shutting down): 503, so clients and Meta try again.
+DATABASE_UNAVAILABLE = psycopg.OperationalError
+UNAVAILABLE_MESSAGE = "The database is unavailable; try again later."
 # Web requests should never hold a connection for long; jobs are not bound by this.
 WEB_STATEMENT_TIMEOUT_MS = 10_000
 
@@ -21,11 +25,16 @@ def connect(config, application_name: str, autocommit: bool = False) -> psycopg.
 
 def make_pool(config, application_name: str = "insta-connect-web") -> ConnectionPool:
     """A pool of autocommit connections that opens in the background, so the
-    app starts (and /health can answer 503) while the database is down."""
+    app starts (and /health can answer 503) while the database is down.
+
+    A checkout waits at most DB_POOL_TIMEOUT_SECONDS (psycopg_pool's default
+    is 30 s), then raises PoolTimeout, an OperationalError: requests then
+    answer 503 (see DATABASE_UNAVAILABLE) instead of hanging."""
     pool = ConnectionPool(
         config.database_url,
         min_size=1,
         max_size=config.db_pool_max_size,
+        timeout=config.db_pool_timeout_seconds,
         kwargs={
             # One statement is one transaction; code that needs more wraps
             # them in conn.transaction().  Saves BEGIN/COMMIT round trips.

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import time
 from dataclasses import dataclass
 
 import psycopg
 from psycopg.rows import dict_row
+from psycopg_pool import PoolTimeout
 
 PROBE_TIMEOUT_SECONDS = 2.0
 QUEUE_STALL_SECONDS = 15 * 60
@@ -16,25 +18,32 @@ LIST_LIMIT = 100
 
 
 @contextlib.contextmanager
-def probe(pool):
+def probe(pool, timeout: float = PROBE_TIMEOUT_SECONDS):
     """A pooled connection with short waits, so a dead database is reported
-    in about PROBE_TIMEOUT_SECONDS instead of hanging the request."""
-    with pool.connection(timeout=PROBE_TIMEOUT_SECONDS) as conn, conn.transaction():
-        conn.execute(f"SET LOCAL statement_timeout = {int(PROBE_TIMEOUT_SECONDS * 1000)}")
+    in about `timeout` seconds instead of hanging the request."""
+    with pool.connection(timeout=timeout) as conn, conn.transaction():
+        conn.execute(f"SET LOCAL statement_timeout = {max(int(timeout * 1000), 1)}")
         yield conn
 
 
 def database_answers(pool) -> bool:
-    # Twice: the first failure may only be a pooled connection that a database
-    # restart broke (the pool then drops it).
+    """True when PostgreSQL answers within PROBE_TIMEOUT_SECONDS in all."""
+    deadline = time.monotonic() + PROBE_TIMEOUT_SECONDS
+    # Twice if need be: the first failure may only be a pooled connection that
+    # a database restart broke (the pool then drops it).  Both share the budget.
     for _ in range(2):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return False
         try:
-            with probe(pool) as conn:
+            with probe(pool, remaining) as conn:
                 conn.execute("SELECT 1")
             return True
+        except PoolTimeout:  # no connection within the budget: no point in asking again
+            return False
         except psycopg.OperationalError:
             continue
-        except Exception:  # pool timeout and the like: unhealthy, whatever the reason
+        except Exception:  # unhealthy, whatever the reason
             return False
     return False
 

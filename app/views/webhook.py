@@ -18,6 +18,7 @@ from http import HTTPStatus
 from flask import Blueprint, Response, request
 
 from app import observe
+from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE
 from app.logs import request_id_var
 from app.metrics import WEBHOOK_EVENTS_RECEIVED, WEBHOOKS_RECEIVED
 from app.security import constant_time_equals, valid_hub_signature
@@ -103,8 +104,14 @@ class WebhookReceiver:
             return self._reject("bad_payload", 400, str(exc))
         except ValueError:
             return self._reject("bad_json", 400, "body is not JSON")
-        with self.svc.pool.connection() as conn:
-            new = store_events(conn, events)
+        try:
+            with self.svc.pool.connection() as conn:
+                new = store_events(conn, events)
+        except DATABASE_UNAVAILABLE as exc:
+            # Meta delivers again after a non-2xx answer.
+            log.error("webhook not stored: database unavailable (%s)", type(exc).__name__)
+            WEBHOOKS_RECEIVED.labels("db_unavailable").inc()
+            return 503, {"error": UNAVAILABLE_MESSAGE}
         WEBHOOKS_RECEIVED.labels("stored").inc()
         WEBHOOK_EVENTS_RECEIVED.labels("new").inc(new)
         WEBHOOK_EVENTS_RECEIVED.labels("duplicate").inc(len(events) - new)

@@ -1,6 +1,9 @@
 """Accounts: register/login/logout pages, password hashing, session cookies, CSRF, rate limits."""
 
+import time
+
 from tests.app.helpers import PASSWORD, csrf_token, login, register
+from tests.app.pgserver import free_port
 
 
 def session_cookie_header(response) -> str:
@@ -169,3 +172,14 @@ def test_unknown_api_path_is_json_404(client):
     assert response.status_code == 404
     assert response.is_json and response.get_json()["error"]
 
+
+
+def test_pages_answer_503_when_the_database_is_unreachable(make_app, env):
+    client = make_app({**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/gone",
+                       "DB_POOL_TIMEOUT_SECONDS": "0.5"}).test_client()
+    token = csrf_token(client, "/register")
+    started = time.monotonic()
+    response = client.post("/register", data={"email": "down@example.com", "password": PASSWORD,
+                                              "confirm": PASSWORD, "csrf_token": token})
+    assert response.status_code == 503 and time.monotonic() - started < 3
+    assert "database is unavailable" in response.get_data(as_text=True)

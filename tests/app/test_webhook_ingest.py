@@ -1,8 +1,14 @@
 """GET /webhook verification and POST /webhook signatures, parsing, limits, dedupe."""
 
 import json
+import time
 
+import psycopg
+import pytest
+
+from app.migrate import discover, migrate
 from tests.app import helpers
+from tests.app.pgserver import PostgresServer, free_port
 from tests.app.helpers import VERIFY_TOKEN, post_webhook
 from tests.fakemeta import sign
 
@@ -138,3 +144,55 @@ def test_dedupe_holds_when_a_redelivery_is_batched_differently(client, db):
 def test_duplicate_items_within_one_delivery(client, db):
     payload = helpers.changes_payload(ACCOUNT, "same", "same")
     assert post_webhook(client, payload).get_json() == {"received": 2, "stored": 1}
+
+
+# --- the database is down ---------------------------------------------------------------
+
+def timed_post(client, payload):
+    started = time.monotonic()
+    response = post_webhook(client, payload)
+    return response, time.monotonic() - started
+
+
+@pytest.mark.parametrize("pool_timeout,limit", [(None, 3.0), ("0.5", 1.5)])
+def test_database_unreachable_answers_503_quickly(make_app, env, pool_timeout, limit):
+    """Nothing listens where DATABASE_URL points: the pool's checkout gives up
+    after DB_POOL_TIMEOUT_SECONDS (default 2), not psycopg_pool's 30 s, and Meta
+    gets a 503, so it delivers again later."""
+    settings = {"DB_POOL_TIMEOUT_SECONDS": pool_timeout} if pool_timeout else {}
+    app = make_app({**env, **settings, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/gone"})
+    response, elapsed = timed_post(app.test_client(), helpers.comment_payload(ACCOUNT, "c-down"))
+    assert response.status_code == 503 and elapsed < limit, elapsed
+    assert "database" in response.get_json()["error"].lower()
+
+
+@pytest.fixture
+def own_postgres():
+    """A PostgreSQL of this test's own, which the test may stop."""
+    server = PostgresServer().start()
+    try:
+        url = server.create_database("own")
+        with psycopg.connect(url, autocommit=True) as conn:
+            migrate(conn, discover())
+        yield server, url
+    finally:
+        server.stop()
+
+
+def test_database_going_away_answers_503_quickly(make_app, env, own_postgres):
+    """The pool holds connections when PostgreSQL stops: the broken ones fail
+    at once, the reconnects time out; every delivery gets a quick 503, and
+    /health says unhealthy within 2 s."""
+    server, url = own_postgres
+    app = make_app({**env, "DATABASE_URL": url})
+    client = app.test_client()
+    assert post_webhook(client, helpers.comment_payload(ACCOUNT, "c-up")).status_code == 200
+    server.stop()
+    for n in range(3):
+        response, elapsed = timed_post(client, helpers.comment_payload(ACCOUNT, f"c-gone-{n}"))
+        assert response.status_code == 503 and elapsed < 3.0, (n, elapsed)
+    started = time.monotonic()
+    health = client.get("/health")
+    assert health.status_code == 503 and time.monotonic() - started < 2.5
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'insta_webhooks_received_total{outcome="db_unavailable"}' in text
