@@ -53,9 +53,16 @@ def _configure_sessions(app: Flask, config: Config) -> None:
         app.session_interface = RedisSessionInterface(redis.Redis.from_url(config.redis_url))
 
 
+def _limits_storage_uri(redis_url: str) -> str:
+    """REDIS_URL as the limits library names it: redis-py's `unix://` is its `redis+unix://`."""
+    if redis_url.startswith("unix://"):
+        return "redis+" + redis_url
+    return redis_url
+
+
 def _limiter(app: Flask, config: Config, pool) -> Limiter:
     if config.redis_url:
-        storage_uri, options = config.redis_url, {}
+        storage_uri, options = _limits_storage_uri(config.redis_url), {}
     else:
         storage_uri, options = f"{PG_LIMIT_SCHEME}://", {"pool": pool}
     limiter = Limiter(get_remote_address, app=app, storage_uri=storage_uri, storage_options=options,

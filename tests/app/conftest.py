@@ -7,6 +7,7 @@ import itertools
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -106,16 +107,34 @@ def connected(user_client, meta):
     return account
 
 
-@pytest.fixture(scope="session")
-def redis_server():
+def _redis(url: str, *listen: str):
+    """A redis-server listening as `listen` says, answering at `url`, until the generator ends."""
     binary = shutil.which("redis-server")
     if binary is None:
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    process = subprocess.Popen([binary, *listen, "--save", "", "--appendonly", "no"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        helpers.wait_for(lambda: helpers.redis_ping(url), timeout=10, what="redis-server")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
     port = free_port()
-    process = subprocess.Popen([binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-                                "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"redis://127.0.0.1:{port}/0"
-    helpers.wait_for(lambda: helpers.redis_ping(url), timeout=10, what="redis-server")
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    yield from _redis(f"redis://127.0.0.1:{port}/0", "--bind", "127.0.0.1", "--port", str(port))
+
+
+@pytest.fixture(scope="session")
+def redis_socket_server():
+    """Redis on a unix socket only (no TCP); its REDIS_URL is unix://<path>."""
+    directory = Path(tempfile.mkdtemp(prefix="insta-redis-"))  # short: socket paths are limited
+    socket_path = directory / "redis.sock"
+    try:
+        yield from _redis(f"unix://{socket_path}?db=0", "--port", "0", "--unixsocket", str(socket_path),
+                          "--unixsocketperm", "700")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

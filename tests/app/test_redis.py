@@ -69,3 +69,17 @@ def test_oauth_flow_works_with_redis_sessions(make_app, redis_env, meta, db):
     register(client, "oauth@example.com")
     assert helpers.connect_account(client, meta).status_code == 302
     assert db.execute("SELECT count(*) FROM instagram_accounts").fetchone()[0] == 1
+
+
+def test_redis_over_a_unix_socket(make_app, env, redis_socket_server, db):
+    """REDIS_URL=unix://... (as documented) serves sessions and rate limits."""
+    store = redis.Redis.from_url(redis_socket_server)
+    store.flushdb()
+    client = make_app({**env, "REDIS_URL": redis_socket_server}).test_client()
+    register(client, "socket@example.com")
+    assert session_keys(store) and client.get("/").status_code == 200
+    for _ in range(5):
+        assert login(client, "x@example.com", "bad password").status_code == 400
+    assert login(client, "x@example.com", "bad password").status_code == 429
+    assert [k for k in store.keys("*") if b"insta-connect" in k and not k.startswith(b"session:")]
+    assert db.execute("SELECT count(*) FROM rate_limit_counters").fetchone()[0] == 0
