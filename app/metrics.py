@@ -54,8 +54,9 @@ class DatabaseCollector:
         unprocessed = snap.events_by_status.get("pending", 0) + snap.events_by_status.get("processing", 0)
         yield GaugeMetricFamily(f"{PREFIX}webhook_queue_depth", "Webhook events not processed yet", value=unprocessed)
         yield GaugeMetricFamily(f"{PREFIX}webhook_oldest_pending_age_seconds",
-                                "Age of the oldest unprocessed webhook event (0 when none)",
-                                value=snap.oldest_pending_age or 0)
+                                "Seconds the oldest due webhook event has waited for the processor, since it "
+                                "became due or was claimed (0 when none; retry delays not counted)",
+                                value=snap.oldest_due_age or 0)
         outcomes = CounterMetricFamily(f"{PREFIX}token_refresh_attempts", "Token refresh attempts by outcome",
                                        labels=["outcome"])
         for outcome in ("refreshed", "needs_reauth", "deferred", "retry", "failed"):

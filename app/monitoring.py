@@ -51,7 +51,7 @@ def database_answers(pool) -> bool:
 @dataclass
 class Snapshot:
     events_by_status: dict
-    oldest_pending_age: float | None
+    oldest_due_age: float | None
     failed_recent: int
     refresh_outcomes: dict
     tokens_total: int
@@ -67,8 +67,12 @@ SNAPSHOT_SQL = f"""
 SELECT
   (SELECT coalesce(json_object_agg(status, n), '{{}}')
      FROM (SELECT status, count(*) AS n FROM webhook_events GROUP BY status) s) AS events_by_status,
-  (SELECT extract(epoch FROM now() - min(received_at))::float8
-     FROM webhook_events WHERE status IN ('pending', 'processing')) AS oldest_pending_age,
+  -- How long the oldest due event has waited for a processor: since it became
+  -- due (received, or its retry delay ended) or since it was claimed.  Events
+  -- still waiting out a retry delay are not late.
+  (SELECT extract(epoch FROM now() - least(
+       (SELECT min(next_attempt_at) FROM webhook_events WHERE status = 'pending' AND next_attempt_at <= now()),
+       (SELECT min(locked_at) FROM webhook_events WHERE status = 'processing')))::float8) AS oldest_due_age,
   (SELECT count(*) FROM webhook_events
      WHERE status = 'failed' AND processed_at > now() - interval '24 hours') AS failed_recent,
   (SELECT coalesce(json_object_agg(outcome, n), '{{}}')
@@ -111,10 +115,10 @@ def evaluate_alerts(snapshot: Snapshot | None) -> list[dict]:
     if snapshot is None:
         return [_alert("database_unreachable", "critical", "PostgreSQL does not answer")]
     alerts = []
-    age = snapshot.oldest_pending_age
+    age = snapshot.oldest_due_age
     if age is not None and age > QUEUE_STALL_SECONDS:
         alerts.append(_alert("webhook_queue_stalled", "critical",
-                             f"oldest unprocessed webhook event is {int(age // 60)} minutes old",
+                             f"the oldest due webhook event has waited {int(age // 60)} minutes for the processor",
                              oldest_pending_age_seconds=int(age)))
     if snapshot.failed_recent:
         alerts.append(_alert("webhook_events_failed", "warning",

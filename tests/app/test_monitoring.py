@@ -107,14 +107,45 @@ def test_alert_when_the_database_is_unreachable(make_app, env):
                                "message": "PostgreSQL does not answer"}]
 
 
+def oldest_pending_age(client) -> float:
+    text = client.get("/metrics").get_data(as_text=True)
+    return float(re.search(r"^insta_webhook_oldest_pending_age_seconds (\S+)$", text, re.M).group(1))
+
+
 def test_alert_when_the_oldest_pending_webhook_is_over_15_minutes(client, db):
     post_webhook(client, helpers.changes_payload("1784", "late"))
-    db.execute("UPDATE webhook_events SET received_at = now() - interval '14 minutes'")
+    db.execute("UPDATE webhook_events SET received_at = now() - interval '14 minutes', "
+               "next_attempt_at = now() - interval '14 minutes'")
     assert names(alerts(client)) == []
-    db.execute("UPDATE webhook_events SET received_at = now() - interval '16 minutes'")
+    db.execute("UPDATE webhook_events SET received_at = now() - interval '16 minutes', "
+               "next_attempt_at = now() - interval '16 minutes'")
     body = alerts(client)
     assert names(body) == ["webhook_queue_stalled"]
     assert body["alerts"][0]["severity"] == "critical" and "16 minutes" in body["alerts"][0]["message"]
+    assert 16 * 60 <= oldest_pending_age(client) < 17 * 60
+
+
+def test_events_waiting_out_a_retry_delay_are_not_a_stall(client, db):
+    """An old event whose retry is not due yet waits as designed; once due,
+    it counts from when it became due, not from when it was received."""
+    post_webhook(client, helpers.changes_payload("1784", "retrying"))
+    db.execute("UPDATE webhook_events SET received_at = now() - interval '3 hours', attempts = 4, "
+               "next_attempt_at = now() + interval '30 minutes'")
+    assert names(alerts(client)) == [] and oldest_pending_age(client) == 0
+    db.execute("UPDATE webhook_events SET next_attempt_at = now() - interval '2 minutes'")
+    assert names(alerts(client)) == []
+    assert 120 <= oldest_pending_age(client) < 180
+    db.execute("UPDATE webhook_events SET next_attempt_at = now() - interval '20 minutes'")
+    assert names(alerts(client)) == ["webhook_queue_stalled"]
+
+
+def test_a_claim_held_over_15_minutes_is_a_stall(client, db):
+    post_webhook(client, helpers.changes_payload("1784", "stuck"))
+    db.execute("UPDATE webhook_events SET status = 'processing', locked_by = 'hung:1', attempts = 1, "
+               "locked_at = now() - interval '1 minute'")
+    assert names(alerts(client)) == []
+    db.execute("UPDATE webhook_events SET locked_at = now() - interval '20 minutes'")
+    assert names(alerts(client)) == ["webhook_queue_stalled"]
 
 
 def test_alert_when_webhooks_failed(client, db):
