@@ -1,24 +1,59 @@
 """Redis on: deploy with redis_enabled=True, check it and that the app keeps
-its sessions there; then deploy with the default (off) again, which removes it."""
+its sessions there; a restart a run left owed is made by the next run; a
+config redis-server refuses never goes live; bad settings stop the deploy
+before it touches the host. Then deploy with the default (off) again, which
+removes it."""
 
+from tests.drills.conftest import deploy_with, host_untouched
 from tests.host.test_redis_server import check_redis
 from tests.pyinfra_run import run_deploy
 
+CONF = "/etc/redis/redis.conf"
+ON = ("--data", "redis_enabled=True")
 
-def test_redis_on_then_back_off(host, target, sandbox_inventory):
+
+def test_redis_on_then_back_off(host, target, sandbox_inventory, repo_copy):
     port, app_port = str(target.data["redis_port"]), str(target.data["app_port"])
     # The password is read on the host, so it never appears in a command line or a test report.
-    password = "$(sed -n 's/^requirepass //p' /etc/redis/redis.conf)"
+    password = f"$(sed -n 's/^requirepass //p' {CONF})"
     redis_cli = f"REDISCLI_AUTH=\"{password}\" redis-cli -h 127.0.0.1 -p {port}"
+    maxmemory = lambda: host.check_output(f"{redis_cli} config get maxmemory").split()[-1]  # noqa: E731
     try:
-        run_deploy(sandbox_inventory, "deploys/site.py", "--data", "redis_enabled=True")
+        run_deploy(sandbox_inventory, "deploys/site.py", *ON)
         check_redis(host, {**target.data, "redis_enabled": True})
         assert host.check_output(f"{redis_cli} ping") == "PONG"
         # A page view gives the visitor a session; with REDIS_URL it is stored in Redis.
         before = int(host.check_output(f"{redis_cli} --scan --pattern 'session:*' | wc -l"))
         host.check_output("curl -fsS -o /dev/null http://127.0.0.1:%s/login", app_port)
         assert int(host.check_output(f"{redis_cli} --scan --pattern 'session:*' | wc -l")) > before
+
+        # A run interrupted after writing redis_maxmemory=300mb's config, before the restart:
+        # the file is already as the next run wants it, the server still runs the old one.
+        assert maxmemory() == str(256 * 2**20)
+        host.check_output(f"sed -i 's/^maxmemory .*/maxmemory 300mb/' {CONF}")
+        run_deploy(sandbox_inventory, "deploys/site.py", *ON, "--data", "redis_maxmemory=300mb")
+        assert maxmemory() == str(300 * 2**20), "the restart the interrupted run owed was not made"
+
+        # A config redis-server refuses is never made live: the running one and its file stay.
+        template = repo_copy / "templates/etc/redis/redis.conf.j2"
+        template.write_text(template.read_text() + "maxmemory-policy keep-everything\n")
+        live = host.check_output("sha256sum %s", CONF)
+        refused = run_deploy(sandbox_inventory, "deploys/site.py", *ON, check=False, cwd=repo_copy)
+        assert refused.returncode != 0 and f"{CONF}: the new version was refused" in refused.stdout, \
+            refused.stdout[-3000:]
+        assert "maxmemory-policy" in refused.stdout, "redis-server's reason is not shown"
+        assert host.check_output("sha256sum %s", CONF) == live
+        assert not host.file(f"{CONF}.pyinfra-new").exists
+        assert host.check_output(f"{redis_cli} ping") == "PONG"
+
+        # Settings Redis would refuse stop the deploy before any operation.
+        with host_untouched(host, target.data):
+            stopped = deploy_with(sandbox_inventory, "deploys/site.py", redis_enabled=True, redis_maxmemory="lots")
+        assert stopped.returncode != 0 and "redis_maxmemory must be bytes or a number with" in stopped.stdout, \
+            stopped.stdout[-3000:]
+        assert "--> Starting operation" not in stopped.stdout
     finally:
         run_deploy(sandbox_inventory, "deploys/site.py")
     check_redis(host, target.data)
+    assert not host.file("/var/lib/pyinfra-done/redis-config").exists
     assert '"status":"healthy"' in host.check_output("curl -fsS http://127.0.0.1:%s/health", app_port)
