@@ -3,8 +3,9 @@ read from the database at scrape time.
 
 Under gunicorn the request counters live in PROMETHEUS_MULTIPROC_DIR (set
 up by app/gunicorn.conf.py) so every worker's counts add up.  Queue depth,
-processed and failed events and token state are computed from PostgreSQL on
-each scrape: the jobs that change them are separate processes.
+processed and failed events (totals kept in webhook_event_totals, so they
+survive housekeeping) and token state are read from PostgreSQL on each
+scrape: the jobs that change them are separate processes.
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ class DatabaseCollector:
         for status in EVENT_STATUSES:
             by_status.add_metric([status], snap.events_by_status.get(status, 0))
         yield by_status
-        yield CounterMetricFamily(f"{PREFIX}webhooks_processed", "Webhook events processed (queue rows done)",
-                                  value=snap.events_by_status.get("done", 0))
-        yield CounterMetricFamily(f"{PREFIX}webhooks_failed", "Webhook events that failed for good",
-                                  value=snap.events_by_status.get("failed", 0))
+        # Totals kept apart from the queue rows, which housekeeping deletes:
+        # these only go up, as counters must.
+        yield CounterMetricFamily(f"{PREFIX}webhooks_processed", "Webhook events processed (marked done), ever",
+                                  value=snap.event_totals.get("done", 0))
+        yield CounterMetricFamily(f"{PREFIX}webhooks_failed", "Webhook events that failed for good, ever",
+                                  value=snap.event_totals.get("failed", 0))
         unprocessed = snap.events_by_status.get("pending", 0) + snap.events_by_status.get("processing", 0)
         yield GaugeMetricFamily(f"{PREFIX}webhook_queue_depth", "Webhook events not processed yet", value=unprocessed)
         yield GaugeMetricFamily(f"{PREFIX}webhook_oldest_pending_age_seconds",

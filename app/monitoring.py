@@ -53,6 +53,7 @@ class Snapshot:
     events_by_status: dict
     oldest_due_age: float | None
     failed_recent: int
+    event_totals: dict
     refresh_outcomes: dict
     tokens_total: int
     oldest_token_age: float | None
@@ -75,6 +76,8 @@ SELECT
        (SELECT min(locked_at) FROM webhook_events WHERE status = 'processing')))::float8) AS oldest_due_age,
   (SELECT count(*) FROM webhook_events
      WHERE status = 'failed' AND processed_at > now() - interval '24 hours') AS failed_recent,
+  (SELECT coalesce(json_object_agg(outcome, n), '{{}}')
+     FROM (SELECT outcome, sum(events) AS n FROM webhook_event_totals GROUP BY outcome) s) AS event_totals,
   (SELECT coalesce(json_object_agg(outcome, n), '{{}}')
      FROM (SELECT outcome, count(*) AS n FROM token_refresh_log GROUP BY outcome) s) AS refresh_outcomes,
   (SELECT count(*) FROM access_tokens) AS tokens_total,

@@ -10,7 +10,9 @@ comment id / message id, counters bumped only for new rows), so even a slow
 worker whose claim was taken back cannot count anything twice.
 
 Failures go back to 'pending' with an exponential delay and become 'failed'
-after WEBHOOK_MAX_ATTEMPTS.  Every attempt is written to webhook_event_log.
+after WEBHOOK_MAX_ATTEMPTS.  Every attempt is written to webhook_event_log;
+events reaching 'done' or 'failed' are also counted in webhook_event_totals,
+which outlives the rows housekeeping deletes.
 """
 
 from __future__ import annotations
@@ -134,6 +136,7 @@ class Processor:
                 {"max": self.max_attempts, "stale": self.stale_seconds},
             ).fetchall()
             self._log_attempts([(r[0], r[1], "failed" if r[2] == "failed" else "reclaimed", r[3]) for r in rows])
+            self._add_to_totals(failed=sum(r[2] == "failed" for r in rows))
         if rows:
             log.warning("reclaimed stale webhook claims", extra={"events": len(rows), "worker": self.worker})
         self.stats["reclaimed"] += len(rows)
@@ -241,6 +244,7 @@ class Processor:
             ([e.id for e in events], self.worker),
         ).fetchall()
         self._log_attempts([(r[0], r[1], "done", None) for r in rows])
+        self._add_to_totals(done=len(rows))
         self.stats["done"] += len(rows)
 
     def _finish_failed(self, failures: list[tuple[Claimed, str]]) -> None:
@@ -262,10 +266,21 @@ class Processor:
         ).fetchall()
         outcomes = [(r[0], r[1], "failed" if r[2] == "failed" else "retry", r[3]) for r in rows]
         self._log_attempts(outcomes)
+        self._add_to_totals(failed=sum(r[2] == "failed" for r in rows))
         for _, _, outcome, _ in outcomes:
             self.stats[outcome] += 1
         if rows:
             log.warning("webhook events failed", extra={"events": [r[0] for r in rows], "worker": self.worker})
+
+    def _add_to_totals(self, done: int = 0, failed: int = 0) -> None:
+        """Count events that reached 'done' or 'failed', in the transaction that
+        put them there (see migration 0003: insert-only, folded by housekeeping)."""
+        counts = [(outcome, n) for outcome, n in (("done", done), ("failed", failed)) if n]
+        if counts:
+            self.conn.execute(
+                "INSERT INTO webhook_event_totals (outcome, events) SELECT * FROM unnest(%s::text[], %s::bigint[])",
+                _columns(counts),
+            )
 
     def _log_attempts(self, rows: list[tuple]) -> None:
         if rows:
@@ -289,13 +304,20 @@ class Processor:
 
 
 def housekeeping(conn, retention_days: int) -> dict:
-    """Trim what only grows: finished events past retention, used OAuth
-    nonces (states expire after 10 minutes anyway), expired rate-limit counters."""
+    """Trim what only grows: finished events past retention (their totals
+    stay, folded into one row per outcome), used OAuth nonces (states expire
+    after 10 minutes anyway), expired rate-limit counters."""
     with conn.transaction():
         events = conn.execute(
             """DELETE FROM webhook_events WHERE status = 'done'
                AND processed_at < now() - make_interval(days => %s)""", (retention_days,)
         ).rowcount
+        # Rows another run is folding at the same time are skipped: counted once.
+        conn.execute(
+            """WITH folded AS (DELETE FROM webhook_event_totals RETURNING outcome, events)
+               INSERT INTO webhook_event_totals (outcome, events)
+               SELECT outcome, sum(events) FROM folded GROUP BY outcome"""
+        )
         nonces = conn.execute("DELETE FROM oauth_state_nonces WHERE used_at < now() - interval '1 day'").rowcount
         limits = conn.execute("DELETE FROM rate_limit_counters WHERE expires_at < now()").rowcount
     return {"events_deleted": events, "nonces_deleted": nonces, "rate_limits_deleted": limits}

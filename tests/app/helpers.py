@@ -130,6 +130,17 @@ def post_webhook(client, payload, secret: str = APP_SECRET, signature: str | Non
     return client.post("/webhook", data=body, content_type="application/json", headers=headers)
 
 
+def drain(env: dict, **overrides) -> dict:
+    """One in-process run of the webhook processor, as the job does it."""
+    import psycopg
+
+    from app.config import load_config
+    from app.processor import Processor
+    config = load_config({**env, **{k: str(v) for k, v in overrides.items()}})
+    with psycopg.connect(config.database_url, autocommit=True) as conn:
+        return Processor(conn, config).drain(time.monotonic() + 30, time.monotonic)
+
+
 # --- database seeding for job tests ------------------------------------------------
 
 def seed_account(db, meta, *, username: str, issued_hours_ago: float = 48, expires_in_days: float = 5,

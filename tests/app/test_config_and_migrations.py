@@ -120,6 +120,19 @@ def test_concurrent_migrations_apply_each_file_once(fresh_db_env):
         assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == len(discover())
 
 
+def test_event_totals_start_from_the_events_already_finished(fresh_db_env):
+    migrations = discover()
+    before = migrations[:[m.name for m in migrations].index("webhook_event_totals")]
+    with psycopg.connect(fresh_db_env["DATABASE_URL"], autocommit=True) as conn:
+        migrate(conn, before)
+        conn.execute("""INSERT INTO webhook_events (dedupe_key, object, field, payload, status)
+                        SELECT 'k' || n, 'instagram', 'comments', '{}', s
+                        FROM unnest(ARRAY['done', 'done', 'failed', 'pending']) WITH ORDINALITY AS t(s, n)""")
+        migrate(conn, migrations)
+        totals = dict(conn.execute("SELECT outcome, events FROM webhook_event_totals").fetchall())
+    assert totals == {"done": 2, "failed": 1}
+
+
 def test_a_failing_migration_rolls_back_alone(fresh_db_env):
     good = Migration(1, "good", "CREATE TABLE a (id int);")
     bad = Migration(2, "bad", "CREATE TABLE b (id int); SELECT no_such_function();")

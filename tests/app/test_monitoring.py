@@ -4,7 +4,7 @@ import re
 import time
 
 from tests.app import helpers
-from tests.app.helpers import post_webhook, seed_account
+from tests.app.helpers import drain, post_webhook, seed_account
 from tests.app.pgserver import free_port
 
 ISO_MS_Z = helpers.ISO_MS_Z
@@ -192,3 +192,30 @@ def test_refresh_job_failure_shows_up_in_alerts_and_metrics(client, env, db, met
     text = client.get("/metrics").get_data(as_text=True)
     assert 'insta_token_refresh_attempts_total{outcome="failed"} 1.0' in text
     assert "insta_token_refresh_last_run_ok 0.0" in text
+
+
+def test_processed_and_failed_are_totals_that_survive_housekeeping(client, env, db):
+    """insta_webhooks_processed_total / _failed_total are counters: they never
+    go down, not when housekeeping deletes old events either."""
+    post_webhook(client, helpers.changes_payload("1784", "a", "b", "c"))
+    post_webhook(client, {"object": "instagram", "entry": [
+        {"id": "1784", "time": 1, "field": "comments", "value": {"text": "no id"}}]})
+    drain(env, WEBHOOK_MAX_ATTEMPTS=1)
+
+    def totals():
+        metrics = client.get("/metrics", headers={"Accept": "application/json"}).get_json()["metrics"]
+        families = {name: metrics[name] for name in ("insta_webhooks_processed", "insta_webhooks_failed")}
+        assert {f["type"] for f in families.values()} == {"counter"}
+        return tuple(f["samples"][0]["value"] for f in families.values())
+
+    assert totals() == (3, 1)
+    db.execute("UPDATE webhook_events SET processed_at = now() - interval '40 days'")
+    assert helpers.run_module("app.jobs.webhook_processor", env).returncode == 0   # housekeeping
+    assert db.execute("SELECT status, count(*) FROM webhook_events GROUP BY 1").fetchall() == [("failed", 1)]
+    assert totals() == (3, 1)
+    assert db.execute("SELECT count(*) FROM webhook_event_totals").fetchone()[0] == 2   # folded
+    post_webhook(client, helpers.changes_payload("1784", "d"))
+    drain(env)
+    assert totals() == (4, 1)
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "insta_webhooks_processed_total 4.0" in text and "insta_webhooks_failed_total 1.0" in text

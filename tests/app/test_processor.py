@@ -7,17 +7,8 @@ import time
 import psycopg
 import pytest
 
-from app.config import load_config
-from app.processor import Processor
 from tests.app import helpers
-from tests.app.helpers import post_webhook, process_env, run_module, wait_for
-
-
-def drain(env, **overrides):
-    """One in-process run of the processor, as the job does it."""
-    config = load_config({**env, **{k: str(v) for k, v in overrides.items()}})
-    with psycopg.connect(config.database_url, autocommit=True) as conn:
-        return Processor(conn, config).drain(time.monotonic() + 30, time.monotonic)
+from tests.app.helpers import drain, post_webhook, process_env, run_module, wait_for
 
 
 def statuses(db) -> dict:
@@ -127,6 +118,9 @@ def test_concurrent_processors_apply_each_event_exactly_once(client, env, db, me
     assert db.execute("SELECT max(attempts) FROM webhook_events").fetchone()[0] == 1
     assert db.execute("SELECT count(*) FROM instagram_comments").fetchone()[0] == 3000
     assert db.execute("SELECT sum(comments_count) FROM instagram_accounts").fetchone()[0] == 3000
+    # Counted once each, though the three runs folded the totals at the same time.
+    assert db.execute("SELECT outcome, sum(events) FROM webhook_event_totals GROUP BY 1").fetchall() == [
+        ("done", 3000)]
     runs = db.execute("SELECT count(*), sum((summary->>'done')::int) FROM job_runs "
                       "WHERE job = 'webhook_processor' AND status = 'ok'").fetchone()
     assert runs == (3, 3000)
