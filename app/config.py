@@ -166,6 +166,7 @@ VARS = [
     Var("LOG_DIR", _str, "./logs"),
     Var("LOG_RETENTION_DAYS", _int_range(1, 3650), "14"),
     Var("REDIS_URL", _url("redis", "rediss", "unix"), "", secret=True),
+    Var("ANONYMOUS_SESSION_TTL_SECONDS", _int_range(60, 7 * 86400), "3600"),
     Var("OAUTH_SCOPES", _scopes, ""),
     Var("WEBHOOK_SUBSCRIBED_FIELDS", _fields, "comments,messages"),
     Var("INSTAGRAM_AUTHORIZE_URL", _url("https", "http"), "https://www.instagram.com/oauth/authorize"),
@@ -205,6 +206,7 @@ class Config:
     log_dir: str
     log_retention_days: int
     redis_url: str
+    anonymous_session_ttl_seconds: int
     oauth_scopes: tuple
     webhook_subscribed_fields: tuple
     instagram_authorize_url: str

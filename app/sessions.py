@@ -1,9 +1,11 @@
 """Server-side sessions in Redis, used when REDIS_URL is set.
 
 The cookie holds only a random session id signed with SESSION_SECRET; the
-data lives under `session:<id>` with a TTL of the session lifetime, so
-several app instances share sessions and a logout ends the session
-everywhere.  Clearing a session (login, logout) also changes its id, which
+data lives under `session:<id>`, so several app instances share sessions and
+a logout ends the session everywhere.  A logged-in (permanent) session's key
+lives as long as the session lifetime (7 days); an anonymous one's, which
+every visit to /login or /register creates for its CSRF token, only
+ANONYMOUS_SESSION_TTL_SECONDS (an hour).  Clearing a session (login, logout) also changes its id, which
 rules out session fixation.  Without Redis, Flask's signed-cookie session
 is used instead (see app.web).
 """
@@ -37,8 +39,14 @@ class RedisSession(CallbackDict, SessionMixin):
 class RedisSessionInterface(SessionInterface):
     serializer = TaggedJSONSerializer()
 
-    def __init__(self, redis_client):
+    def __init__(self, redis_client, anonymous_ttl_seconds: int):
         self.redis = redis_client
+        self.anonymous_ttl = anonymous_ttl_seconds
+
+    def ttl(self, app, session: RedisSession) -> int:
+        if session.permanent:  # set at login (app.views.auth)
+            return int(app.permanent_session_lifetime.total_seconds())
+        return self.anonymous_ttl
 
     def _signer(self, app) -> Signer:
         return Signer(app.secret_key, salt="redis-session-id")
@@ -67,8 +75,7 @@ class RedisSessionInterface(SessionInterface):
         if not (session.modified or session.rotate or self.should_set_cookie(app, session)):
             return
         session.sid = session.sid or secrets.token_urlsafe(32)
-        ttl = int(app.permanent_session_lifetime.total_seconds())
-        self.redis.set(KEY_PREFIX + session.sid, self.serializer.dumps(dict(session)), ex=ttl)
+        self.redis.set(KEY_PREFIX + session.sid, self.serializer.dumps(dict(session)), ex=self.ttl(app, session))
         response.set_cookie(
             name, self._signer(app).sign(session.sid).decode(),
             expires=self.get_expiration_time(app, session), httponly=self.get_cookie_httponly(app),

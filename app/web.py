@@ -50,7 +50,8 @@ def _configure_sessions(app: Flask, config: Config) -> None:
         import redis
 
         from app.sessions import RedisSessionInterface
-        app.session_interface = RedisSessionInterface(redis.Redis.from_url(config.redis_url))
+        app.session_interface = RedisSessionInterface(redis.Redis.from_url(config.redis_url),
+                                                      config.anonymous_session_ttl_seconds)
 
 
 def _limits_storage_uri(redis_url: str) -> str:

@@ -42,7 +42,7 @@ def test_each_missing_required_variable_is_named(env, name):
     ("OAUTH_REDIRECT_URI", "/oauth/callback"), ("REDIS_URL", "http://127.0.0.1:6379"),
     ("LOG_RETENTION_DAYS", "0"), ("AUTH_RATE_LIMIT", "lots"), ("INSTAGRAM_GRAPH_BASE", "ftp://x"),
     ("OAUTH_SCOPES", "instagram_business_basic,DROP TABLE"), ("APP_SECRET", "replace-with-the-app-secret"),
-    ("DB_POOL_TIMEOUT_SECONDS", "0"), ("DB_POOL_TIMEOUT_SECONDS", "soon"),
+    ("DB_POOL_TIMEOUT_SECONDS", "0"), ("DB_POOL_TIMEOUT_SECONDS", "soon"), ("ANONYMOUS_SESSION_TTL_SECONDS", "10"),
 ])
 def test_malformed_values_are_named(env, name, value):
     with pytest.raises(ConfigError, match=rf"^{name} is malformed: "):

@@ -39,6 +39,27 @@ def test_sessions_live_in_redis_and_are_shared(make_app, redis_env, store):
     assert forged.get("/").status_code == 302
 
 
+def session_ttl(client, store) -> int:
+    sid = client.get_cookie("icd_session").value.rsplit(".", 1)[0]
+    return store.ttl(f"session:{sid}")
+
+
+@pytest.mark.parametrize("setting,anonymous_ttl", [(None, 3600), ("120", 120)])
+def test_anonymous_sessions_live_an_hour_and_logged_in_ones_a_week(make_app, redis_env, store, setting,
+                                                                    anonymous_ttl):
+    """Showing /login or /register (a CSRF token) to anyone must not keep a
+    key in Redis for 7 days."""
+    settings = {"ANONYMOUS_SESSION_TTL_SECONDS": setting} if setting else {}
+    client = make_app({**redis_env, **settings}).test_client()
+    for page in ("/login", "/register"):
+        client.get(page)
+        assert anonymous_ttl - 5 < session_ttl(client, store) <= anonymous_ttl, page
+    register(client, f"ttl{anonymous_ttl}@example.com")
+    assert 7 * 86400 - 5 < session_ttl(client, store) <= 7 * 86400
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})   # leaves a flash message
+    assert anonymous_ttl - 5 < session_ttl(client, store) <= anonymous_ttl
+
+
 def test_login_rotates_and_logout_ends_the_session_everywhere(make_app, redis_env, store):
     first, second = make_app(redis_env).test_client(), make_app(redis_env).test_client()
     first.get("/login")
