@@ -1,6 +1,7 @@
 """The OAuth flow end to end against the fake Meta server, and its failure paths."""
 
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -181,13 +182,25 @@ def test_meta_timeout_is_handled(user_client, meta, db, make_app, env):
     assert account_rows(db) == []
 
 
-def test_subscription_failure_keeps_the_account_unsubscribed(user_client, meta, db):
+def test_subscription_failure_keeps_the_account_unsubscribed(user_client, meta, db, env):
+    """docs/app.md: the account and its token are kept (302 to the dashboard,
+    a message, `subscribed: false`, an error logged); connecting it again
+    subscribes it."""
     meta.fail("subscribe", "server")
     response = user_client.get(follow_authorize(user_client, meta))
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"] == "/"
     assert "subscribing it to webhooks failed" in user_client.get("/").get_data(as_text=True)
     rows = account_rows(db)
     assert len(rows) == 1 and rows[0][3] is False
+    account_id = rows[0][0]
+    assert db.execute("SELECT count(*) FROM access_tokens WHERE account_id = %s", (account_id,)).fetchone()[0] == 1
+    assert user_client.get(f"/api/accounts/{account_id}").get_json()["account"]["subscribed"] is False
+    errors = "".join(p.read_text() for p in Path(env["LOG_DIR"]).glob("error-*.log"))
+    assert "webhook subscription failed" in errors
+
+    meta.clear_failures()
+    assert helpers.connect_account(user_client, meta, account_id).status_code == 302
+    assert account_rows(db) == [(account_id, rows[0][1], "active", True)]
 
 
 def test_an_absurd_token_lifetime_connects_nothing(user_client, meta, db):
