@@ -75,7 +75,7 @@ files.sync(
     dest=f"{APP_DIR}/app",
     user="root", group=USER, mode="640", dir_mode="750",
     delete=True,
-    exclude=["*.pyc"],
+    exclude=["*.pyc", ".env", ".env.*"],  # a developer's local settings never reach the host
     exclude_dir=["__pycache__", "*/__pycache__"],
 )
 server.shell(

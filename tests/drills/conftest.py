@@ -45,7 +45,7 @@ def repo_copy(tmp_path) -> Path:
     (run_deploy(..., cwd=repo_copy)); the sandbox's inventory still applies."""
     copy = tmp_path / "repo"
     shutil.copytree(REPO, copy, ignore=shutil.ignore_patterns(
-        ".git", ".sandbox", ".venv", "backups", "__pycache__", ".pytest_cache", "*.secrets.env", "secrets.env"))
+        ".git", ".sandbox", ".sandbox-*", ".venv", "backups", "__pycache__", ".pytest_cache", "*.secrets.env", "secrets.env"))
     return copy
 
 
