@@ -45,16 +45,24 @@ def _secret(raw: str) -> str:
     return raw
 
 
-def _int_range(low: int, high: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _number_range(convert: Callable[[str], float], what: str, low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str):
         try:
-            value = int(raw)
+            value = convert(raw)
         except ValueError:
-            raise ValueError("must be an integer") from None
+            raise ValueError(f"must be {what}") from None
         if not low <= value <= high:
             raise ValueError(f"must be between {low} and {high}")
         return value
     return parse
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    return _number_range(int, "an integer", low, high)
+
+
+def _float_range(low: float, high: float) -> Callable[[str], float]:
+    return _number_range(float, "a number", low, high)
 
 
 def _positive_float(raw: str) -> float:
@@ -65,18 +73,6 @@ def _positive_float(raw: str) -> float:
     if value < 0:
         raise ValueError("must not be negative")
     return value
-
-
-def _float_range(low: float, high: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ValueError("must be a number") from None
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low:g} and {high:g}")
-        return value
-    return parse
 
 
 def _choice(*allowed: str) -> Callable[[str], str]:
