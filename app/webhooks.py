@@ -66,7 +66,23 @@ def _items(entry: dict):
         yield "unknown", {k: v for k, v in entry.items() if k not in ("id", "time")}
 
 
+def _storable(value):
+    """value with every string made storable: PostgreSQL refuses U+0000 in
+    text and jsonb, and UTF-8 has no lone surrogates (JSON's "\\ud800" alone),
+    so both become U+FFFD rather than failing the whole delivery."""
+    if isinstance(value, str):
+        if value.isascii() and "\x00" not in value:  # nearly every string: nothing to do
+            return value
+        return value.replace("\x00", "\ufffd").encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+    if isinstance(value, dict):
+        return {_storable(key): _storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_storable(item) for item in value]
+    return value
+
+
 def parse_events(body) -> list[Event]:
+    body = _storable(body)
     if not isinstance(body, dict):
         raise PayloadError("payload must be a JSON object")
     obj, entries = body.get("object"), body.get("entry")

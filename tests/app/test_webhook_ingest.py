@@ -146,6 +146,17 @@ def test_duplicate_items_within_one_delivery(client, db):
     assert post_webhook(client, payload).get_json() == {"received": 2, "stored": 1}
 
 
+def test_text_postgresql_cannot_hold_is_stored_with_replacement_characters(client, db):
+    # Valid JSON Meta could send: U+0000 and a lone surrogate, which jsonb and UTF-8 refuse as they are.
+    body = (b'{"object":"instagram","entry":[{"id":"%s","time":1700000000,"changes":[{"field":"comments",'
+            b'"value":{"id":"c-nul","text":"a\\u0000b \\ud800c"}}]}]}' % ACCOUNT.encode())
+    assert json.loads(body)["entry"][0]["changes"][0]["value"]["text"] == "a\x00b \ud800c"
+    response = post_webhook(client, body)
+    assert response.status_code == 200, response.get_json()
+    text = db.execute("SELECT payload->'value'->>'text' FROM webhook_events").fetchone()[0]
+    assert text == "a\ufffdb \ufffdc"
+
+
 # --- the database is down ---------------------------------------------------------------
 
 def timed_post(client, payload):
