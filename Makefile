@@ -9,7 +9,7 @@ INVENTORY ?= $(SANDBOX_INVENTORY)
 APT_PACKAGES = $(shell grep -v '^\#' requirements-apt.txt)
 DEPS_STAMP := $(VENV)/.deps-installed
 
-.PHONY: sandbox test verify sandbox-down sandbox-status deps bench-app
+.PHONY: sandbox test verify sandbox-down sandbox-status deps compat-venvs bench-app
 
 ## Boot the disposable sandbox VPS and provision it fully with deploys/site.py.
 sandbox: deps
@@ -18,7 +18,7 @@ sandbox: deps
 	$(PY) -m tests.sandbox status
 
 ## Every test tier on a fresh sandbox; the sandbox is torn down afterwards.
-test: deps
+test: deps compat-venvs
 	$(PY) -m tests.tiers
 
 ## Read-only host checks against INVENTORY (default: the sandbox; INVENTORY=inventory.py for production).
@@ -37,9 +37,25 @@ bench-app: deps
 
 deps: $(DEPS_STAMP)
 
-$(DEPS_STAMP): requirements.txt app/requirements.txt requirements-apt.txt
+$(DEPS_STAMP): requirements.txt requirements-app-tests.txt app/requirements.txt requirements-apt.txt
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q -r requirements.txt -r app/requirements.txt
+	touch $@
+
+# The app also runs on Python 3.10 and 3.12 (Ubuntu 22.04 and 24.04): tests/app runs on each,
+# in .venv-pyX.Y, with the interpreter from the system or from pyenv.
+COMPAT_PYTHONS := 3.10 3.12
+PYENV_ROOT ?= $(HOME)/.pyenv
+python_for = $(firstword $(wildcard /usr/bin/python$(1) $(PYENV_ROOT)/versions/$(1).*/bin/python$(1)))
+
+compat-venvs: $(foreach version,$(COMPAT_PYTHONS),.venv-py$(version)/.deps-installed)
+
+.venv-py%/.deps-installed: requirements-app-tests.txt app/requirements.txt
+	@python="$(call python_for,$*)"; if [ -z "$$python" ]; then \
+	  echo "make: no Python $* (/usr/bin/python$* or $(PYENV_ROOT)/versions/$*.*/bin/python$*); the app is tested on it" >&2; \
+	  exit 1; fi; \
+	echo "$$python -m venv .venv-py$*"; $$python -m venv .venv-py$*
+	.venv-py$*/bin/pip install -q -r requirements-app-tests.txt
 	touch $@

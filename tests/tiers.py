@@ -17,9 +17,16 @@ PYTHON = sys.executable
 PYTEST = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider"]
 
 
+# The app also runs on these (Ubuntu 22.04 and 24.04); `make compat-venvs` builds their venvs.
+COMPAT_PYTHONS = ("3.10", "3.12")
+
+
 def tiers(inventory: str) -> list[tuple[str, list[str]]]:
     return [
         ("fast (app and deploy logic, no sandbox)", [*PYTEST, "-m", "fast", "tests/app", "tests/deploys"]),
+        *((f"fast, the app on Python {version}",
+           [str(REPO / f".venv-py{version}/bin/python"), *PYTEST[1:], "-m", "fast", "tests/app"])
+          for version in COMPAT_PYTHONS),
         ("sandbox up", [PYTHON, "-m", "tests.sandbox", "up"]),
         ("first deploy of deploys/site.py", deploy_argv(inventory)),
         ("host checks (read-only)", [*PYTEST, "-m", "sandbox", "tests/host", f"--inventory={inventory}"]),
