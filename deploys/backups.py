@@ -8,8 +8,8 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import apt, files, systemd
 
-from deploys.lib.units import install_units, schedule_timer
 from deploys.lib.templates import template
+from deploys.lib.units import install_units, schedule_timer
 
 UNIT = f"{host.data.app_name}-backup"
 

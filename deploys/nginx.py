@@ -7,8 +7,8 @@ from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.edge import NGINX_RELOAD, live_dir
-from deploys.lib.validated import checked_in_copy, validated_template
 from deploys.lib.templates import template
+from deploys.lib.validated import checked_in_copy, validated_template
 
 domain = host.data.domain
 site = host.data.app_name

@@ -13,6 +13,7 @@ from deploys.lib.operations import postgres_role_password
 from deploys.lib.owed import mark_done, owed
 from deploys.lib.postgres import memory_settings, postgres_plan
 from deploys.lib.templates import template
+from deploys.lib.validated import checked_in_copy, validated_template
 
 AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres", "_chdir": "/"}
 CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a validate and reload are owed for the config files
@@ -44,11 +45,18 @@ def add_pgdg_repository():
 def configure_postgres(major: int):
     conf_dir = f"/etc/postgresql/{major}/main"
     ram_mb = host.get_fact(MemTotalMb)
-    template(
-        name="Configure PostgreSQL: localhost only, scram-sha-256, memory from RAM",
+    # Read by `postgres -C` in a copy of conf_dir first, so a value the server
+    # refuses never reaches the file a restart (an unattended upgrade's, say) reads.
+    validated_template(
+        "PostgreSQL settings: localhost only, scram-sha-256, memory from RAM",
         src="templates/etc/postgresql/conf.d/90-insta-connect-demo.conf.j2",
         dest=f"{conf_dir}/conf.d/90-insta-connect-demo.conf",
-        user="postgres", group="postgres", mode="644",
+        check=checked_in_copy(conf_dir, "postgresql.conf", "conf.d/90-insta-connect-demo.conf",
+                              f'chown -R postgres "$copy" && runuser -u postgres -- '
+                              f'/usr/lib/postgresql/{major}/bin/postgres -D "$copy" -C data_directory >/dev/null'),
+        checker="postgres -C",
+        activate="true",  # the owed validation and reload below apply it
+        user="postgres", group="postgres",
         ram_mb=ram_mb,
         **memory_settings(ram_mb, host.data.postgres_max_connections, host.data.postgres_shared_buffers_ratio,
                           host.data.postgres_effective_cache_ratio),

@@ -35,7 +35,7 @@ def checked_in_copy(tree: str, main: str, place: str, checker: str, remove: tupl
         f'cp -a {tree}/. "$copy"/',
         f'sed -i "s#{tree}/#$copy/#g" "$copy/{main}"',
         # Else the copy would pass without ever reading the candidate.
-        f'(grep -qF "$copy/{parent}/" "$copy/{main}"'
+        f'(grep -v "^[[:space:]]*#" "$copy/{main}" | grep -qF "{parent}"'
         f' || (echo "{tree}/{main} does not include {tree}/{parent}/" >&2; false))',
         *(f'rm -f "$copy/{path}"' for path in (place, *remove)),
         f'cp {{candidate}} "$copy/{place}"',
@@ -44,7 +44,7 @@ def checked_in_copy(tree: str, main: str, place: str, checker: str, remove: tupl
 
 
 def validated_template(name: str, src: str, dest: str, check: str, checker: str, activate: str,
-                       mode: str = "644", **template_data):
+                       mode: str = "644", user: str = "root", group: str = "root", **template_data):
     """Render src to dest through the staging copy; returns the go-live op.
 
     check: shell that exits non-zero to refuse the file at {candidate}.
@@ -72,7 +72,7 @@ def validated_template(name: str, src: str, dest: str, check: str, checker: str,
             f"if ! ( {check.format(candidate=staged)} ); then "
             f"echo '{dest}: rejected by `{checker}`; the previous version stays live' >&2; exit 1; fi",
             f"touch {going_live}",
-            f"install -m {mode} {staged} {dest}.pyinfra-new && mv -f {dest}.pyinfra-new {dest}",
+            f"install -m {mode} -o {user} -g {group} {staged} {dest}.pyinfra-new && mv -f {dest}.pyinfra-new {dest}",
             activate,
             f"rm -f {going_live}",
         ],
