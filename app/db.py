@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 CONNECT_TIMEOUT_SECONDS = 5
 # What a request gets when PostgreSQL cannot be reached (pool timeout, broken
@@ -50,3 +50,12 @@ def make_pool(config, application_name: str = "insta-connect-web") -> Connection
     )
     pool.open(wait=False)
     return pool
+
+
+def discard_broken_connections(pool: ConnectionPool, error: Exception) -> None:
+    """A database restart breaks every pooled connection at once, and the pool
+    finds out only when one is used.  Once one turned out broken, test the idle
+    rest now (psycopg_pool's check(): broken ones are replaced), so the next
+    requests, and /health's retry, don't each draw another broken one."""
+    if not isinstance(error, PoolTimeout):  # a timeout drew no connection at all
+        pool.check()

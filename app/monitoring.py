@@ -10,6 +10,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import PoolTimeout
 
+from app.db import discard_broken_connections
+
 PROBE_TIMEOUT_SECONDS = 2.0
 QUEUE_STALL_SECONDS = 15 * 60
 REFRESH_RUN_MAX_AGE_SECONDS = 26 * 3600
@@ -30,7 +32,8 @@ def database_answers(pool) -> bool:
     """True when PostgreSQL answers within PROBE_TIMEOUT_SECONDS in all."""
     deadline = time.monotonic() + PROBE_TIMEOUT_SECONDS
     # Twice if need be: the first failure may only be a pooled connection that
-    # a database restart broke (the pool then drops it).  Both share the budget.
+    # a database restart broke (the pool's others are then checked too).  Both
+    # share the budget.
     for _ in range(2):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -41,7 +44,8 @@ def database_answers(pool) -> bool:
             return True
         except PoolTimeout:  # no connection within the budget: no point in asking again
             return False
-        except psycopg.OperationalError:
+        except psycopg.OperationalError as exc:
+            discard_broken_connections(pool, exc)
             continue
         except Exception:  # unhealthy, whatever the reason
             return False

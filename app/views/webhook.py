@@ -18,7 +18,7 @@ from http import HTTPStatus
 from flask import Blueprint, Response, request
 
 from app import observe
-from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE
+from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE, discard_broken_connections
 from app.logs import request_id_var
 from app.metrics import WEBHOOK_EVENTS_RECEIVED, WEBHOOKS_RECEIVED
 from app.security import constant_time_equals, valid_hub_signature
@@ -110,6 +110,7 @@ class WebhookReceiver:
         except DATABASE_UNAVAILABLE as exc:
             # Meta delivers again after a non-2xx answer.
             log.error("webhook not stored: database unavailable (%s)", type(exc).__name__)
+            discard_broken_connections(self.svc.pool, exc)
             WEBHOOKS_RECEIVED.labels("db_unavailable").inc()
             return 503, {"error": UNAVAILABLE_MESSAGE}
         WEBHOOKS_RECEIVED.labels("stored").inc()

@@ -37,6 +37,19 @@ def test_health_is_503_fast_when_the_database_does_not_answer(make_app, env):
     assert body["status"] == "unhealthy"
 
 
+def test_health_stays_healthy_after_a_database_restart_broke_every_pooled_connection(app, db):
+    client, pool = app.test_client(), app.extensions["insta_connect"].pool
+    with pool.connection(), pool.connection(), pool.connection():
+        pass  # three idle connections, as a worker holds after some load
+    assert pool.get_stats()["pool_available"] >= 3
+    # What a PostgreSQL restart does to them: the server closes every one.
+    ended = db.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+    assert ended >= 3
+    assert client.get("/health").status_code == 200
+    assert client.get("/health").status_code == 200
+
+
 def test_metrics_prometheus_text(client, db):
     post_webhook(client, helpers.changes_payload("1784", "a", "b"))
     post_webhook(client, helpers.changes_payload("1784", "a"))

@@ -157,6 +157,17 @@ def test_text_postgresql_cannot_hold_is_stored_with_replacement_characters(clien
     assert text == "a\ufffdb \ufffdc"
 
 
+def test_after_a_database_restart_only_one_delivery_finds_a_broken_connection(app, db):
+    client, pool = app.test_client(), app.extensions["insta_connect"].pool
+    with pool.connection(), pool.connection(), pool.connection():
+        pass  # three idle connections, as a worker holds after some load
+    db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+               "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # what a restart does
+    assert post_webhook(client, helpers.comment_payload(ACCOUNT, "c-1")).status_code == 503  # Meta resends it
+    for n in range(2, 5):
+        assert post_webhook(client, helpers.comment_payload(ACCOUNT, f"c-{n}")).status_code == 200, n
+
+
 # --- the database is down ---------------------------------------------------------------
 
 def timed_post(client, payload):
