@@ -1,6 +1,7 @@
 """Optional Redis (document sections 1, 8): with redis_enabled, redis-server on
 127.0.0.1 with a password (REDIS_PASSWORD), and the app gets REDIS_URL
-(deploys/app.py). Off by default; turning it off removes it again.
+(deploys/app.py). Off by default; turning it off removes it again, in
+deploys/redis_removal.py, once the app no longer uses it.
 
 The settings are checked while pyinfra prepares the deploy, the config file by
 a throwaway redis-server before it goes live, and the restart for it is owed
@@ -11,15 +12,14 @@ import re
 
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, server, systemd
 
 from deploys.lib import credentials
 from deploys.lib.operations import secret_file
-from deploys.lib.owed import STAMP_DIR, mark_done, owed
+from deploys.lib.owed import mark_done, owed
+from deploys.lib.redis import CONF, CONFIG_STAMP
 from deploys.lib.templates import render
 
-CONF = "/etc/redis/redis.conf"
-CONFIG_STAMP = "redis-config"  # deploys/lib/owed.py: a restart is owed for the config file
 # redis.conf's memory units: bytes, or k/kb/m/mb/g/gb (any case).
 MEMORY = re.compile(r"[0-9]+(?:[kmg]b?|b)?", re.IGNORECASE)
 # The candidate, read as the service would read it (as redis), by a redis-server on
@@ -85,16 +85,3 @@ if host.data.redis_enabled:
         _if=lambda: started.did_change() or restarted.did_change(),
     )
     mark_done("Record that redis-server runs its current configuration", CONFIG_STAMP, (CONF,))
-else:
-    apt.packages(
-        name="Purge redis-server and its configuration, which holds the password (redis_enabled is off)",
-        packages=["redis-server"],
-        present=False,
-        # Purged, not removed: a re-install then starts from the packaged config again.
-        purge=True,
-    )
-    files.file(
-        name="Forget that redis-server ran its configuration (a re-install restarts for it)",
-        path=f"{STAMP_DIR}/{CONFIG_STAMP}",
-        present=False,
-    )

@@ -11,10 +11,11 @@ for concern in (
     "ssh",  # before the firewall: team members' access is in place when SSH gets restricted
     "firewall",  # before nginx: port 80 must be open for the ACME validation
     "postgres",
-    "redis",
+    "redis",  # on: before the app, which then uses it
     "app",
     "logs",
     "services",
+    "redis_removal",  # off: purged only once the restarted app no longer uses it
     "backups",
     "nginx",
     "certbot",  # after nginx: the http-01 challenge is served by nginx's port 80
