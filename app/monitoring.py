@@ -17,6 +17,7 @@ QUEUE_STALL_SECONDS = 15 * 60
 REFRESH_RUN_MAX_AGE_SECONDS = 26 * 3600
 EXPIRY_WARNING_DAYS = 7
 LIST_LIMIT = 100
+SUBSCRIBE_GRACE_SECONDS = 60  # an account connected longer ago than this should be subscribed
 
 
 @contextlib.contextmanager
@@ -64,6 +65,7 @@ class Snapshot:
     tokens_expiring: int
     expiring: list
     needs_reauth: list
+    unsubscribed: list
     accounts_by_status: dict
     last_refresh_run: dict | None
 
@@ -97,6 +99,13 @@ SELECT
   (SELECT coalesce(json_agg(x), '[]') FROM (
      SELECT id, username, status_reason FROM instagram_accounts
      WHERE status = 'needs_reauth' ORDER BY id LIMIT {LIST_LIMIT}) x) AS needs_reauth,
+  -- Connected, but Meta never confirmed the webhook subscription: no events arrive.
+  -- The grace covers the callback, which subscribes just after storing the account.
+  (SELECT coalesce(json_agg(x), '[]') FROM (
+     SELECT id, username FROM instagram_accounts
+     WHERE status = 'active' AND subscribed_at IS NULL
+       AND connected_at < now() - interval '{SUBSCRIBE_GRACE_SECONDS} seconds'
+     ORDER BY id LIMIT {LIST_LIMIT}) x) AS unsubscribed,
   (SELECT coalesce(json_object_agg(status, n), '{{}}')
      FROM (SELECT status, count(*) AS n FROM instagram_accounts GROUP BY status) s) AS accounts_by_status,
   (SELECT row_to_json(r) FROM (
@@ -149,6 +158,10 @@ def evaluate_alerts(snapshot: Snapshot | None) -> list[dict]:
         alerts.append(_alert("account_needs_reauth", "warning",
                              f"Instagram account {account['username']} must be connected again",
                              account_id=account["id"], reason=account["status_reason"]))
+    for account in snapshot.unsubscribed:
+        alerts.append(_alert("account_not_subscribed", "warning",
+                             f"Instagram account {account['username']} gets no webhooks (its subscription "
+                             "failed); connect it again", account_id=account["id"]))
     for token in snapshot.expiring:
         if token["expired"]:
             alerts.append(_alert("token_expired", "critical",

@@ -197,6 +197,19 @@ def test_alerts_about_accounts_and_tokens(client, db, meta):
     assert by_name[("token_expiring", soon)]["expires_at"]
 
 
+def test_alert_for_an_account_whose_webhook_subscription_failed(client, db, meta):
+    db.execute("INSERT INTO job_runs (job, status, finished_at) VALUES ('refresh_tokens', 'ok', now())")
+    quiet, _ = seed_account(db, meta, username="quiet", expires_in_days=30)
+    assert names(alerts(client)) == []  # just connected: the callback may still be subscribing it
+    db.execute("UPDATE instagram_accounts SET connected_at = now() - interval '2 minutes'")
+    body = alerts(client)
+    assert [(a["name"], a["account_id"], a["severity"]) for a in body["alerts"]] == \
+        [("account_not_subscribed", quiet, "warning")]
+    assert "quiet" in body["alerts"][0]["message"]
+    db.execute("UPDATE instagram_accounts SET subscribed_at = now()")
+    assert names(alerts(client)) == []
+
+
 def test_refresh_job_failure_shows_up_in_alerts_and_metrics(client, env, db, meta):
     seed_account(db, meta, username="weird")
     meta.fail("refresh", {"status": 400, "code": 100, "message": "bad"})
