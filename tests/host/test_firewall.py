@@ -62,3 +62,14 @@ def test_no_other_rules(status, target):
 def test_private_ports_not_opened(status, port):
     assert not [to for to, _, _ in status["rules"] if to.split("/")[0] == str(port)]
 
+
+def test_only_ssh_and_the_web_listen_beyond_loopback(host):
+    """Behind the firewall too, nothing else is even offered: every TCP listener
+    on a non-loopback address is sshd (22) or nginx (80, 443)."""
+    exposed = set()
+    for line in host.check_output("ss -Htln").splitlines():
+        address, _, port = line.split()[3].rpartition(":")
+        address = address.strip("[]").split("%")[0]
+        if address == "*" or not ipaddress.ip_address(address).is_loopback:
+            exposed.add(int(port))
+    assert exposed == {22, 80, 443}

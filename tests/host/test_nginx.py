@@ -49,6 +49,6 @@ def test_port_80_redirects_except_acme(host, target):
     assert host.check_output(f"{curl}/.well-known/acme-challenge/absent").startswith("404")
 
 
-def test_listens_on_80_and_443_only_as_web(host):
+def test_listens_on_80_and_443(host):
     for port in (80, 443):
         assert host.socket(f"tcp://0.0.0.0:{port}").is_listening
