@@ -41,7 +41,7 @@ $(DEPS_STAMP): requirements.txt requirements-app-tests.txt app/requirements.txt 
 	apt-get update -q
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install -q -r requirements.txt -r app/requirements.txt
+	$(VENV)/bin/pip install -q -r requirements.txt  # it takes in requirements-app-tests.txt and app/requirements.txt
 	touch $@
 
 # The app also runs on Python 3.10 and 3.12 (Ubuntu 22.04 and 24.04): tests/app runs on each,

@@ -9,8 +9,8 @@ from pyinfra.facts.files import FindInFile
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.edge import NGINX_RELOAD, live_dir
-from deploys.lib.facts import UnitsNeedReload
 from deploys.lib.templates import template
+from deploys.lib.units import units_changed
 
 domain = host.data.domain
 directory = host.data.acme_directory
@@ -56,9 +56,7 @@ no_drop_in = files.file(
 )
 systemd.daemon_reload(
     name="Reload systemd units (certbot.service drop-in changed)",
-    # Asked of systemd too: an interrupted run may have left the drop-in unloaded.
-    _if=lambda: (drop_in.did_change() or no_drop_in.did_change()
-                 or host.get_fact(UnitsNeedReload, units=("certbot.service",))),
+    _if=units_changed((drop_in, no_drop_in), ("certbot.service",)),
 )
 template(
     name="Deploy hook: reload nginx after each renewal",

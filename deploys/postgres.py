@@ -55,7 +55,7 @@ def configure_postgres(major: int):
                               f'chown -R postgres "$copy" && runuser -u postgres -- '
                               f'/usr/lib/postgresql/{major}/bin/postgres -D "$copy" -C data_directory >/dev/null'),
         checker="postgres -C",
-        activate="true",  # the owed validation and reload below apply it
+        # No activate: the owed validation and reload below apply it.
         user="postgres", group="postgres",
         ram_mb=ram_mb,
         **memory_settings(ram_mb, host.data.postgres_max_connections, host.data.postgres_shared_buffers_ratio,

@@ -19,6 +19,7 @@ from deploys.lib.operations import secret_file
 from deploys.lib.owed import mark_done, owed
 from deploys.lib.redis import CONF, CONFIG_STAMP
 from deploys.lib.templates import render
+from deploys.lib.units import enable_and_start
 
 # redis.conf's memory units: bytes, or k/kb/m/mb/g/gb (any case).
 MEMORY = re.compile(r"[0-9]+(?:[kmg]b?|b)?", re.IGNORECASE)
@@ -65,12 +66,7 @@ if host.data.redis_enabled:
         user="redis", group="redis", mode="640",
         check=CHECK,
     )
-    started = systemd.service(
-        name="Enable and start redis-server",
-        service="redis-server",
-        running=True,
-        enabled=True,
-    )
+    started = enable_and_start("redis-server")
     restarted = systemd.service(
         name="Restart redis-server for its configuration (changed, or owed by an interrupted run)",
         service="redis-server",

@@ -76,7 +76,7 @@ def manage_team():
         dest="/etc/sudoers.d/team",
         check="visudo -c -q -f {candidate}",
         checker="visudo -c",
-        activate="true",  # sudo reads the file at every use
+        # No activate: sudo reads the file at every use.
         mode="440",
         sudoers=[person["name"] for person in team if person.get("sudo")],
     )

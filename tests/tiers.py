@@ -5,6 +5,7 @@ and fail on any tier that failed or did not run.
 """
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -17,8 +18,8 @@ PYTHON = sys.executable
 PYTEST = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider"]
 
 
-# The app also runs on these (Ubuntu 22.04 and 24.04); `make compat-venvs` builds their venvs.
-COMPAT_PYTHONS = ("3.10", "3.12")
+# The app also runs on these (Ubuntu 22.04 and 24.04): the Makefile's list, whose venvs `make compat-venvs` builds.
+COMPAT_PYTHONS = re.search(r"^COMPAT_PYTHONS := (.+)$", (REPO / "Makefile").read_text(), re.M)[1].split()
 
 
 def tiers(inventory: str) -> list[tuple[str, list[str]]]:

@@ -37,17 +37,20 @@ def _doppler(project: str, config: str | None) -> dict[str, str]:
     if not config or not shutil.which("doppler"):
         return {}
     where = f"{project}/{config}"
+
+    def cannot_download(said: str) -> DeployError:
+        return DeployError(f"the doppler CLI is installed but could not download the secrets of {where}: {said or '?'} "
+                           "(log in with `doppler login`, or set doppler_config = None to skip Doppler)")
+
     try:
         out = subprocess.run(
             ["doppler", "secrets", "download", "--no-file", "--format", "json",
              "--project", project, "--config", config],
             capture_output=True, text=True, timeout=60)
     except subprocess.TimeoutExpired:
-        out = None
-    if out is None or out.returncode != 0:
-        said = out.stderr.strip() if out is not None else "no answer within 60 s"
-        raise DeployError(f"the doppler CLI is installed but could not download the secrets of {where}: {said or '?'} "
-                          "(log in with `doppler login`, or set doppler_config = None to skip Doppler)")
+        raise cannot_download("no answer within 60 s") from None
+    if out.returncode != 0:
+        raise cannot_download(out.stderr.strip())
     try:
         secrets = json.loads(out.stdout)
     except ValueError:

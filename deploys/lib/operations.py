@@ -17,6 +17,7 @@ from pyinfra.facts.files import Sha256File
 from pyinfra.operations import files
 
 from deploys.lib.facts import PostgresRoleVerifierDigest
+from deploys.lib.validated import refuse_unless
 
 SCRAM_ITERATIONS = 4096  # PostgreSQL's own default (scram_iterations)
 
@@ -39,9 +40,8 @@ def secret_file(dest: str, content: str, user: str, group: str, mode: str, check
     # SFTP writes into the existing file, which keeps its owner and mode.
     yield FileUploadCommand(StringIO(content), new)
     if check:
-        yield StringCommand(f"if ! ( {check.format(candidate=new)} ); then rm -f {new}; "
-                            f"echo '{dest}: the new version was refused; the previous one stays live' >&2; "
-                            "exit 1; fi")
+        yield StringCommand(refuse_unless(check, new, f"{dest}: the new version was refused; the previous one "
+                                          "stays live", cleanup=f"rm -f {new}; "))
     yield StringCommand("mv", "-f", new, dest)
 
 

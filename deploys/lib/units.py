@@ -2,6 +2,8 @@
 systemd-analyze verify before systemd loads them, then one daemon-reload;
 also on the next run, when an interrupted deploy left it owed."""
 
+from collections.abc import Callable
+
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server, systemd
@@ -24,9 +26,7 @@ def install_units(units: dict[str, tuple[str, dict]]) -> dict[str, OperationMeta
         )
         for unit, (src, variables) in units.items()
     }
-    # Asked of systemd too, not only of this run's changes: an interrupted run may have left the files unloaded.
-    changed = lambda: (any(op.did_change() for op in ops.values())  # noqa: E731
-                       or host.get_fact(UnitsNeedReload, units=tuple(units)))
+    changed = units_changed(ops.values(), units)
     server.shell(
         name="Check the changed units with systemd-analyze verify",
         commands=["systemd-analyze verify " + " ".join(f"{UNIT_DIR}/{unit}" for unit in units)],
@@ -39,6 +39,13 @@ def install_units(units: dict[str, tuple[str, dict]]) -> dict[str, OperationMeta
     return ops
 
 
+def units_changed(ops, units) -> Callable[[], bool]:
+    """An `_if`: one of ops (writing unit files or drop-ins) changed, or systemd
+    still has an older version of one of units loaded. Asked of systemd too, not
+    only of this run's changes: an interrupted run may have left them unloaded."""
+    return lambda: any(op.did_change() for op in ops) or host.get_fact(UnitsNeedReload, units=tuple(units))
+
+
 def enable_and_start(unit: str) -> OperationMeta:
     """Enable unit, and start it if it is stopped; returns the start op, whose
     did_change() means the unit was not running before (so it now runs whatever
@@ -46,6 +53,7 @@ def enable_and_start(unit: str) -> OperationMeta:
     systemd.service(
         name=f"Enable {unit} at boot",
         service=unit,
+        running=None,  # pyinfra's default (True) would start it here, and the step below never could
         enabled=True,
     )
     return systemd.service(

@@ -12,11 +12,12 @@ tries (and refuses) it again rather than silently skipping it.
 
 An accepted candidate is swapped in atomically, then the service is told
 (reload). A marker made before the swap and removed after the reload makes the
-next run finish a go-live that an interrupted deploy left between the two.
+next run finish a go-live that an interrupted deploy left between the two;
+a file with nothing to tell needs no marker.
 """
 
 from pyinfra import host
-from pyinfra.facts.files import File, Sha1File
+from pyinfra.facts.server import Command
 from pyinfra.operations import server
 
 from deploys.lib.templates import template
@@ -43,12 +44,20 @@ def checked_in_copy(tree: str, main: str, place: str, checker: str, remove: tupl
     ])
 
 
-def validated_template(name: str, src: str, dest: str, check: str, checker: str, activate: str,
+def refuse_unless(check: str, candidate: str, message: str, cleanup: str = "") -> str:
+    """Shell: run `check` on {candidate}; if it refuses, run `cleanup`, say
+    `message` and fail, before anything goes live."""
+    return f"if ! ( {check.format(candidate=candidate)} ); then {cleanup}echo '{message}' >&2; exit 1; fi"
+
+
+def validated_template(name: str, src: str, dest: str, check: str, checker: str, activate: str | None = None,
                        mode: str = "644", user: str = "root", group: str = "root", **template_data):
     """Render src to dest through the staging copy; returns the go-live op.
 
     check: shell that exits non-zero to refuse the file at {candidate}.
     checker: the check's name, for the refusal message.
+    activate: shell that makes the service take the file up (a reload), or None
+    when it reads the file at every use, or the caller applies it otherwise.
     """
     staged = f"{STAGING_DIR}{dest}"
     going_live = f"{staged}.going-live"
@@ -60,21 +69,18 @@ def validated_template(name: str, src: str, dest: str, check: str, checker: str,
         create_remote_dir=True,
         **template_data,
     )
+    # One round trip: is the live file the staged one, with no go-live left unfinished?
+    done = f"cmp -s {staged} {dest}" + (f" && [ ! -e {going_live} ]" if activate else "")
 
     def needed() -> bool:
-        return (render.did_change()
-                or host.get_fact(Sha1File, path=staged) != host.get_fact(Sha1File, path=dest)
-                or host.get_fact(File, path=going_live) is not None)
+        return render.did_change() or host.get_fact(Command, f"if {done}; then echo done; fi") != "done"
 
+    swap = f"install -m {mode} -o {user} -g {group} {staged} {dest}.pyinfra-new && mv -f {dest}.pyinfra-new {dest}"
     return server.shell(
         name=f"{name}: check with `{checker}`, then go live",
         commands=[
-            f"if ! ( {check.format(candidate=staged)} ); then "
-            f"echo '{dest}: rejected by `{checker}`; the previous version stays live' >&2; exit 1; fi",
-            f"touch {going_live}",
-            f"install -m {mode} -o {user} -g {group} {staged} {dest}.pyinfra-new && mv -f {dest}.pyinfra-new {dest}",
-            activate,
-            f"rm -f {going_live}",
+            refuse_unless(check, staged, f"{dest}: rejected by `{checker}`; the previous version stays live"),
+            *([f"touch {going_live}", swap, activate, f"rm -f {going_live}"] if activate else [swap]),
         ],
         _if=needed,
     )

@@ -2,6 +2,7 @@
 comes from the inventory's data (target.data), never from sandbox defaults."""
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -31,3 +32,21 @@ def next_elapse(host, timer: str) -> dt.datetime:
     elapse = dt.datetime.fromtimestamp(int(host.check_output("date -u +%%s -d %s", raw)), dt.timezone.utc)
     assert elapse > dt.datetime.now(dt.timezone.utc), f"{timer}'s next elapse {elapse} is in the past"
     return elapse
+
+
+def calendar_elapses(host, timer: str, iterations: int = 3) -> list[dt.datetime]:
+    """The timer's next `iterations` elapses, from its own OnCalendar= as systemd
+    loaded it (TimersCalendar), computed by `systemd-analyze calendar`."""
+    loaded = host.check_output("systemctl show -P TimersCalendar %s", timer)
+    schedules = re.findall(r"OnCalendar=(.*?) ;", loaded)
+    assert len(schedules) == 1, f"{timer}: expected one OnCalendar=, systemd has {loaded!r}"
+    out = host.check_output("TZ=UTC systemd-analyze calendar --iterations=%s %s", str(iterations), schedules[0])
+    elapses = [dt.datetime.strptime(when, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=dt.timezone.utc)
+               for when in re.findall(r"(?:Next elapse|Iter\. #\d+): (.+ UTC)$", out, re.MULTILINE)]
+    assert len(elapses) == iterations, out
+    return elapses
+
+
+def assert_every(elapses: list[dt.datetime], period: dt.timedelta) -> None:
+    gaps = [later - earlier for earlier, later in zip(elapses, elapses[1:])]
+    assert gaps == [period] * len(gaps), f"elapses {elapses} are not {period} apart"

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.host.conftest import next_elapse
-from tests.host.test_services import assert_every, calendar_elapses
+from tests.host.conftest import assert_every, calendar_elapses, next_elapse
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.host.conftest import next_elapse
+from tests.host.conftest import assert_every, calendar_elapses, next_elapse
 
 SANDBOXING = {
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
@@ -17,24 +17,6 @@ SANDBOXING = {
 def unit_properties(host, unit: str, *names: str) -> dict[str, str]:
     out = host.check_output("systemctl show %s -p %s", unit, ",".join(names))
     return dict(line.split("=", 1) for line in out.splitlines())
-
-
-def calendar_elapses(host, timer: str, iterations: int = 3) -> list[dt.datetime]:
-    """The timer's next `iterations` elapses, from its own OnCalendar= as systemd
-    loaded it (TimersCalendar), computed by `systemd-analyze calendar`."""
-    loaded = host.check_output("systemctl show -P TimersCalendar %s", timer)
-    schedules = re.findall(r"OnCalendar=(.*?) ;", loaded)
-    assert len(schedules) == 1, f"{timer}: expected one OnCalendar=, systemd has {loaded!r}"
-    out = host.check_output("TZ=UTC systemd-analyze calendar --iterations=%s %s", str(iterations), schedules[0])
-    elapses = [dt.datetime.strptime(when, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=dt.timezone.utc)
-               for when in re.findall(r"(?:Next elapse|Iter\. #\d+): (.+ UTC)$", out, re.MULTILINE)]
-    assert len(elapses) == iterations, out
-    return elapses
-
-
-def assert_every(elapses: list[dt.datetime], period: dt.timedelta) -> None:
-    gaps = [later - earlier for earlier, later in zip(elapses, elapses[1:])]
-    assert gaps == [period] * len(gaps), f"elapses {elapses} are not {period} apart"
 
 
 def exposure(host, unit: str) -> float:
