@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
+
+log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_SECONDS = 5
 # What a request gets when PostgreSQL cannot be reached (pool timeout, broken
@@ -52,10 +56,18 @@ def make_pool(config, application_name: str = "insta-connect-web") -> Connection
     return pool
 
 
-def discard_broken_connections(pool: ConnectionPool, error: Exception) -> None:
-    """A database restart breaks every pooled connection at once, and the pool
-    finds out only when one is used.  Once one turned out broken, test the idle
-    rest now (psycopg_pool's check(): broken ones are replaced), so the next
+def replace_broken_connections(pool: ConnectionPool, error: psycopg.OperationalError) -> None:
+    """After a connection-level error: a database restart breaks every pooled
+    connection at once, and the pool finds out only when one is used.  Test the
+    idle rest now (psycopg_pool's check() replaces broken ones), so the next
     requests, and /health's retry, don't each draw another broken one."""
-    if not isinstance(error, PoolTimeout):  # a timeout drew no connection at all
+    sqlstate = getattr(error, "sqlstate", None)
+    # PoolTimeout drew no connection at all; a statement or lock timeout leaves its connection intact.
+    if not isinstance(error, PoolTimeout) and (sqlstate is None or sqlstate.startswith(("08", "57P"))):
         pool.check()
+
+
+def database_unavailable(pool: ConnectionPool, error: psycopg.OperationalError, what: str) -> None:
+    """`what` failed for want of the database (the caller answers 503)."""
+    log.error("%s: database unavailable (%s)", what, type(error).__name__)
+    replace_broken_connections(pool, error)

@@ -10,7 +10,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import PoolTimeout
 
-from app.db import discard_broken_connections
+from app.db import replace_broken_connections
 
 PROBE_TIMEOUT_SECONDS = 2.0
 QUEUE_STALL_SECONDS = 15 * 60
@@ -46,7 +46,7 @@ def database_answers(pool) -> bool:
         except PoolTimeout:  # no connection within the budget: no point in asking again
             return False
         except psycopg.OperationalError as exc:
-            discard_broken_connections(pool, exc)
+            replace_broken_connections(pool, exc)
             continue
         except Exception:  # unhealthy, whatever the reason
             return False

@@ -61,16 +61,15 @@ class Effects:
     def add(self, event: Claimed) -> None:
         """Gather one event's effects; nothing is kept when it raises."""
         value = event.payload.get("value")
-        rows = self.comments if event.field in COMMENT_FIELDS else self.messages
-        row = None
+        rows, row = None, None
         if event.field in COMMENT_FIELDS:
-            row = _comment_row(event, value)
+            rows, row = self.comments, _comment_row(event, value)
         elif event.field == "messages":
-            row = _message_row(event, value)
+            rows, row = self.messages, _message_row(event, value)
         if event.account_id:
             moment = event.entry_time or dt.datetime.now(dt.timezone.utc)
             self.last_event[event.account_id] = max(moment, self.last_event.get(event.account_id, moment))
-        if row is not None:
+        if rows is not None:
             rows.setdefault(row[0], row)
 
 
@@ -136,7 +135,6 @@ class Processor:
                 {"max": self.max_attempts, "stale": self.stale_seconds},
             ).fetchall()
             self._log_attempts([(r[0], r[1], "failed" if r[2] == "failed" else "reclaimed", r[3]) for r in rows])
-            self._add_to_totals(failed=sum(r[2] == "failed" for r in rows))
         if rows:
             log.warning("reclaimed stale webhook claims", extra={"events": len(rows), "worker": self.worker})
         self.stats["reclaimed"] += len(rows)
@@ -244,7 +242,6 @@ class Processor:
             ([e.id for e in events], self.worker),
         ).fetchall()
         self._log_attempts([(r[0], r[1], "done", None) for r in rows])
-        self._add_to_totals(done=len(rows))
         self.stats["done"] += len(rows)
 
     def _finish_failed(self, failures: list[tuple[Claimed, str]]) -> None:
@@ -266,28 +263,24 @@ class Processor:
         ).fetchall()
         outcomes = [(r[0], r[1], "failed" if r[2] == "failed" else "retry", r[3]) for r in rows]
         self._log_attempts(outcomes)
-        self._add_to_totals(failed=sum(r[2] == "failed" for r in rows))
         for _, _, outcome, _ in outcomes:
             self.stats[outcome] += 1
         if rows:
             log.warning("webhook events failed", extra={"events": [r[0] for r in rows], "worker": self.worker})
 
-    def _add_to_totals(self, done: int = 0, failed: int = 0) -> None:
-        """Count events that reached 'done' or 'failed', in the transaction that
-        put them there (see migration 0003: insert-only, folded by housekeeping)."""
-        counts = [(outcome, n) for outcome, n in (("done", done), ("failed", failed)) if n]
-        if counts:
-            self.conn.execute(
-                "INSERT INTO webhook_event_totals (outcome, events) SELECT * FROM unnest(%s::text[], %s::bigint[])",
-                _columns(counts),
-            )
-
     def _log_attempts(self, rows: list[tuple]) -> None:
+        """Log each attempt, and count those that left an event 'done' or
+        'failed' in webhook_event_totals (migration 0003: insert-only, folded by
+        housekeeping): one statement, in the transaction that set the status."""
         if rows:
             self.conn.execute(
-                """INSERT INTO webhook_event_log (event_id, attempt, outcome, error, worker)
-                   SELECT i, a, o, e, %s FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[])
-                        AS l(i, a, o, e)""",
+                """WITH logged AS (
+                       INSERT INTO webhook_event_log (event_id, attempt, outcome, error, worker)
+                       SELECT i, a, o, e, %s FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::text[])
+                            AS l(i, a, o, e)
+                       RETURNING outcome)
+                   INSERT INTO webhook_event_totals (outcome, events)
+                   SELECT outcome, count(*) FROM logged WHERE outcome IN ('done', 'failed') GROUP BY outcome""",
                 (self.worker, *_columns(rows)),
             )
 

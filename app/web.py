@@ -16,7 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import observe
 from app.config import Config, config_or_exit
-from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE, discard_broken_connections, make_pool
+from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE, database_unavailable, make_pool
 from app.logs import request_id_var, setup_logging, utc_iso
 from app.ratelimit import SCHEME as PG_LIMIT_SCHEME
 from app.security import OAuthStateSigner, TokenCipher
@@ -118,9 +118,8 @@ def _install_error_handlers(app: Flask) -> None:
         return render(413, "The request body is too large.")
 
     @app.errorhandler(DATABASE_UNAVAILABLE)
-    def database_unavailable(exc):
-        log.error("database unavailable: %s", type(exc).__name__)
-        discard_broken_connections(app.extensions[EXTENSION_KEY].pool, exc)
+    def database_down(exc):
+        database_unavailable(app.extensions[EXTENSION_KEY].pool, exc, f"{request.method} {request.path}")
         return render(503, UNAVAILABLE_MESSAGE)
 
     @app.errorhandler(HTTPException)

@@ -18,12 +18,12 @@ from http import HTTPStatus
 from flask import Blueprint, Response, request
 
 from app import observe
-from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE, discard_broken_connections
+from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE, database_unavailable
 from app.logs import request_id_var
 from app.metrics import WEBHOOK_EVENTS_RECEIVED, WEBHOOKS_RECEIVED
 from app.security import constant_time_equals, valid_hub_signature
 from app.services import Services, services
-from app.webhooks import PayloadError, parse_events, store_events
+from app.webhooks import PayloadError, load_payload, parse_events, store_events
 
 PATH = "/webhook"
 bp = Blueprint("webhook", __name__)
@@ -99,7 +99,7 @@ class WebhookReceiver:
         if not valid_hub_signature(self.svc.config.app_secret, raw, signature):
             return self._reject("bad_signature", 403, "invalid signature")
         try:
-            events = parse_events(json.loads(raw))
+            events = parse_events(load_payload(raw))
         except PayloadError as exc:
             return self._reject("bad_payload", 400, str(exc))
         except ValueError:
@@ -109,8 +109,7 @@ class WebhookReceiver:
                 new = store_events(conn, events)
         except DATABASE_UNAVAILABLE as exc:
             # Meta delivers again after a non-2xx answer.
-            log.error("webhook not stored: database unavailable (%s)", type(exc).__name__)
-            discard_broken_connections(self.svc.pool, exc)
+            database_unavailable(self.svc.pool, exc, "webhook not stored")
             WEBHOOKS_RECEIVED.labels("db_unavailable").inc()
             return 503, {"error": UNAVAILABLE_MESSAGE}
         WEBHOOKS_RECEIVED.labels("stored").inc()

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import requests
 from cryptography.fernet import Fernet
 
+from tests.app.pgserver import free_port
 from tests.fakemeta import sign
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -230,3 +231,20 @@ class Gunicorn:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def dead_database_app(make_app, env: dict, **settings: str):
+    """The app with DATABASE_URL where nothing listens (and any other settings)."""
+    return make_app({**env, **settings, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/gone"})
+
+
+def break_pooled_connections(app, db) -> int:
+    """What a PostgreSQL restart does to a worker's pool: three idle connections
+    (as a worker holds after some load), all then ended by the server. Returns
+    how many backends were ended."""
+    pool = app.extensions["insta_connect"].pool
+    with pool.connection(), pool.connection(), pool.connection():
+        pass
+    assert pool.get_stats()["pool_available"] >= 3
+    return db.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                      "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]

@@ -2,8 +2,7 @@
 
 import time
 
-from tests.app.helpers import PASSWORD, csrf_token, login, register
-from tests.app.pgserver import free_port
+from tests.app.helpers import PASSWORD, csrf_token, dead_database_app, login, register
 
 
 def session_cookie_header(response) -> str:
@@ -175,8 +174,7 @@ def test_unknown_api_path_is_json_404(client):
 
 
 def test_pages_answer_503_when_the_database_is_unreachable(make_app, env):
-    client = make_app({**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/gone",
-                       "DB_POOL_TIMEOUT_SECONDS": "0.5"}).test_client()
+    client = dead_database_app(make_app, env, DB_POOL_TIMEOUT_SECONDS="0.5").test_client()
     token = csrf_token(client, "/register")
     started = time.monotonic()
     response = client.post("/register", data={"email": "down@example.com", "password": PASSWORD,

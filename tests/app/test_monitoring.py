@@ -4,14 +4,9 @@ import re
 import time
 
 from tests.app import helpers
-from tests.app.helpers import drain, post_webhook, seed_account
-from tests.app.pgserver import free_port
+from tests.app.helpers import break_pooled_connections, dead_database_app, drain, post_webhook, seed_account
 
 ISO_MS_Z = helpers.ISO_MS_Z
-
-
-def dead_database_app(make_app, env):
-    return make_app({**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/gone"})
 
 
 def test_health_has_exactly_the_documented_shape(client):
@@ -38,14 +33,8 @@ def test_health_is_503_fast_when_the_database_does_not_answer(make_app, env):
 
 
 def test_health_stays_healthy_after_a_database_restart_broke_every_pooled_connection(app, db):
-    client, pool = app.test_client(), app.extensions["insta_connect"].pool
-    with pool.connection(), pool.connection(), pool.connection():
-        pass  # three idle connections, as a worker holds after some load
-    assert pool.get_stats()["pool_available"] >= 3
-    # What a PostgreSQL restart does to them: the server closes every one.
-    ended = db.execute("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                       "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
-    assert ended >= 3
+    client = app.test_client()
+    assert break_pooled_connections(app, db) >= 3
     assert client.get("/health").status_code == 200
     assert client.get("/health").status_code == 200
 

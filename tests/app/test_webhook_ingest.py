@@ -8,8 +8,8 @@ import pytest
 
 from app.migrate import discover, migrate
 from tests.app import helpers
-from tests.app.pgserver import PostgresServer, free_port
-from tests.app.helpers import VERIFY_TOKEN, post_webhook
+from tests.app.helpers import VERIFY_TOKEN, break_pooled_connections, dead_database_app, post_webhook
+from tests.app.pgserver import PostgresServer
 from tests.fakemeta import sign
 
 ACCOUNT = "17841400000000099"
@@ -158,11 +158,8 @@ def test_text_postgresql_cannot_hold_is_stored_with_replacement_characters(clien
 
 
 def test_after_a_database_restart_only_one_delivery_finds_a_broken_connection(app, db):
-    client, pool = app.test_client(), app.extensions["insta_connect"].pool
-    with pool.connection(), pool.connection(), pool.connection():
-        pass  # three idle connections, as a worker holds after some load
-    db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-               "WHERE datname = current_database() AND pid <> pg_backend_pid()")  # what a restart does
+    client = app.test_client()
+    break_pooled_connections(app, db)
     assert post_webhook(client, helpers.comment_payload(ACCOUNT, "c-1")).status_code == 503  # Meta resends it
     for n in range(2, 5):
         assert post_webhook(client, helpers.comment_payload(ACCOUNT, f"c-{n}")).status_code == 200, n
@@ -182,7 +179,7 @@ def test_database_unreachable_answers_503_quickly(make_app, env, pool_timeout, l
     after DB_POOL_TIMEOUT_SECONDS (default 2), not psycopg_pool's 30 s, and Meta
     gets a 503, so it delivers again later."""
     settings = {"DB_POOL_TIMEOUT_SECONDS": pool_timeout} if pool_timeout else {}
-    app = make_app({**env, **settings, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/gone"})
+    app = dead_database_app(make_app, env, **settings)
     response, elapsed = timed_post(app.test_client(), helpers.comment_payload(ACCOUNT, "c-down"))
     assert response.status_code == 503 and elapsed < limit, elapsed
     assert "database" in response.get_json()["error"].lower()
@@ -218,3 +215,9 @@ def test_database_going_away_answers_503_quickly(make_app, env, own_postgres):
     assert health.status_code == 503 and time.monotonic() - started < 2.5
     text = client.get("/metrics").get_data(as_text=True)
     assert 'insta_webhooks_received_total{outcome="db_unavailable"}' in text
+
+
+def test_a_lone_low_surrogate_is_made_storable_too():
+    from app.webhooks import load_payload
+    assert load_payload(b'{"t":"a\\udc00b"}') == {"t": "a\ufffdb"}
+    assert load_payload(b'{"t":"\\u00e9\\ud83d\\ude00"}') == {"t": "\u00e9\U0001F600"}  # a pair stays as it is
