@@ -11,11 +11,10 @@ from deploys.lib import credentials
 from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
 from deploys.lib.operations import postgres_role_password
 from deploys.lib.owed import mark_done, owed
-from deploys.lib.postgres import memory_settings, postgres_plan
+from deploys.lib.postgres import AS_POSTGRES, memory_settings, postgres_plan
 from deploys.lib.templates import template
 from deploys.lib.validated import checked_in_copy, validated_template
 
-AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres", "_chdir": "/"}
 CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a validate and reload are owed for the config files
 
 

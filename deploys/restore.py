@@ -1,18 +1,27 @@
 """Restore a backup (document section 9.2, automated):
 
-    pyinfra -y inventory.py deploys/pull_backups.py     # if the copy is not here yet
-    pyinfra -y inventory.py deploys/restore.py [--data restore_backup=NAME.dump.age]
+    pyinfra -y $INVENTORY deploys/pull_backups.py     # if the copy is not here yet
+    pyinfra -y $INVENTORY deploys/restore.py [--data restore_backup=NAME.dump.age [--data restore_confirmed=true]]
 
-Stops the app's timers, then the app and any job or backup that is running,
-restores the given (default: newest) backup from local_backup_dir/<host>/,
-runs the migrations, starts the app and its timers again and checks /health.
-If the dump cannot be uploaded or pg_restore fails, the database is as it was
-(one transaction): the app and its timers are started again on it, /health is
-checked, and the deploy then fails, saying so. The dump is decrypted here, on
-the operator's machine, with backup_identity_file: the private key never goes
-to the server. The decrypted dump exists on the server only while pg_restore
-reads it, in a root-only file removed straight after, whether the restore
-worked or not.
+Which backup: the rule in deploys/lib/backups.py. With no restore_backup it
+takes the newest pulled backup that was not taken from the database it
+would replace, and only if that backup holds at least as many rows; so a
+rebuilt host's own first backup, pulled after the rebuild, never wins. A
+named backup the rule would not pick (a deliberate rollback) also needs
+restore_confirmed=true. Before anything on the host is touched it prints the
+plan (host, time, rows per table in the backup and now) and refuses a backup
+that fails its checksum, is of another app or database, was taken by a newer
+release's schema, or does not decrypt with backup_identity_file.
+
+Then it stops the app's timers, then the app and any job or backup that is
+running, restores, runs the migrations, starts the app and its timers again
+and checks /health. If the dump cannot be uploaded or pg_restore fails, the
+database is as it was (one transaction): the app and its timers are started
+again on it, /health is checked, and the deploy then fails, saying so. The
+dump is decrypted here, on the operator's machine: the private key never
+goes to the server. The decrypted dump exists on the server only while
+pg_restore reads it, in a root-only file removed straight after, whether the
+restore worked or not.
 
 The units are the app's unit files on the host (<app>.service, <app>-*.service,
 <app>-*.timer), so this stops whatever deploys/services.py and backups.py
@@ -29,26 +38,29 @@ from pyinfra import host
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, server, systemd
 
+from app.migrate import discover
 from deploys.lib.app import app_command, health_check_command
-from deploys.lib.backups import chosen_backup, verify
-from deploys.lib.facts import AppUnitFiles
+from deploys.lib.backups import (Backup, BackupError, LiveDatabase, check_restorable, choose, describe, local_dir,
+                                 pulled, verify)
+from deploys.lib.facts import AppUnitFiles, PostgresDatabaseRows
+from deploys.lib.postgres import AS_POSTGRES
 
 APP = host.data.app_name
 REMOTE_DUMP = "/root/restore.dump"
 
 
-def decrypt(dump: Path) -> Path:
+def decrypt(backup: Backup) -> Path:
+    """The dump, checked and decrypted into a private temporary directory."""
     identity = host.data.backup_identity_file
     if not identity or not Path(identity).is_file():
         raise DeployError("set backup_identity_file to the operator's age key to decrypt backups")
-    try:
-        verify(dump)
-    except RuntimeError as error:
-        raise DeployError(str(error)) from None
     workdir = Path(tempfile.mkdtemp(prefix="restore-"))  # 0700
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
-    plain = workdir / dump.name.removesuffix(".age")
-    subprocess.run(["age", "--decrypt", "-i", identity, "-o", str(plain), str(dump)], check=True)
+    plain = workdir / backup.name.removesuffix(".age")
+    age = subprocess.run(["age", "--decrypt", "-i", identity, "-o", str(plain), str(backup.dump)],
+                         capture_output=True, text=True)
+    if age.returncode != 0:
+        raise DeployError(f"{backup.name} does not decrypt with {identity}: {age.stderr.strip()}")
     return plain
 
 
@@ -61,17 +73,21 @@ def switch(units: list[str], running: bool) -> None:
         )
 
 
-try:
-    backup = chosen_backup(host.data.restore_backup)
-except RuntimeError as error:
-    raise DeployError(str(error)) from None
 units = host.get_fact(AppUnitFiles, app=APP)
 if f"{APP}.service" not in units:
     raise DeployError(f"{host.name} has no {APP}.service: deploy the host (deploys/site.py) before restoring")
 timers = [unit for unit in units if unit.endswith(".timer")]
 services = [unit for unit in units if unit.endswith(".service")]
+live = LiveDatabase(**host.get_fact(PostgresDatabaseRows, database=host.data.db_name, **AS_POSTGRES))
+try:
+    backup = choose(pulled(local_dir()), live, host.data.restore_backup, host.data.restore_confirmed)
+    print(describe(backup, live, host.name))
+    check_restorable(backup, APP, host.data.db_name, {migration.version for migration in discover()})
+    verify(backup.dump)
+except BackupError as error:
+    raise DeployError(f"{host.name}: nothing was restored or changed: {error}") from None
 plain_dump = decrypt(backup)
-print(f"--> Restoring {backup} to {host.name}")
+print(f"--> Restoring {backup.dump} to {host.name}")
 # Timers first, so that none starts a job once its service is stopped.
 switch(timers + services, running=False)
 # From here on a failure must not leave the app down: the steps that may fail

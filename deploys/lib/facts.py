@@ -69,3 +69,23 @@ class AppUnitFiles(FactBase):
 
     def process(self, output):
         return sorted(line.split()[0] for line in output if line.strip())
+
+
+class PostgresDatabaseRows(FactBase):
+    """The database a restore would replace: its cluster's system identifier
+    (new with every initdb, so a rebuilt host's differs) and the rows in each
+    table of its public schema, schema_migrations aside (run as postgres)."""
+
+    def requires_command(self, database):
+        return "psql"
+
+    def command(self, database):
+        count = ("(xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM public.%I', tablename), "
+                 "false, true, '')))[1]::text")
+        return (f"psql -XAt -F ' ' -d {database} -c \"SELECT system_identifier FROM pg_control_system()\" "
+                f"-c \"SELECT tablename, {count} FROM pg_tables "
+                f"WHERE schemaname = 'public' AND tablename <> 'schema_migrations'\"")
+
+    def process(self, output):
+        cluster, *tables = output
+        return {"cluster": cluster.strip(), "rows": {table: int(rows) for table, rows in map(str.split, tables)}}

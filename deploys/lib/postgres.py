@@ -1,6 +1,8 @@
 """PostgreSQL choices that follow from a host's facts, kept free of pyinfra
 state so the deploy and the host checks compute them the same way."""
 
+AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres", "_chdir": "/"}  # operations and facts run as postgres
+
 # The PostgreSQL major each release ships. Debian hosts use theirs; Ubuntu hosts
 # get the wanted major, from the PGDG repository when theirs differs.
 DISTRO_MAJORS = {("Debian", 12): 15, ("Debian", 13): 17, ("Ubuntu", 22): 14, ("Ubuntu", 24): 16}
