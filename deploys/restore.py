@@ -50,17 +50,17 @@ REMOTE_DUMP = "/root/restore.dump"
 
 
 def decrypt(backup: Backup) -> Path:
-    """The dump, checked and decrypted into a private temporary directory."""
+    """The dump, decrypted into a private temporary directory."""
     identity = host.data.backup_identity_file
     if not identity or not Path(identity).is_file():
-        raise DeployError("set backup_identity_file to the operator's age key to decrypt backups")
+        raise BackupError("set backup_identity_file to the operator's age key to decrypt backups")
     workdir = Path(tempfile.mkdtemp(prefix="restore-"))  # 0700
     atexit.register(shutil.rmtree, workdir, ignore_errors=True)
     plain = workdir / backup.name.removesuffix(".age")
     age = subprocess.run(["age", "--decrypt", "-i", identity, "-o", str(plain), str(backup.dump)],
                          capture_output=True, text=True)
     if age.returncode != 0:
-        raise DeployError(f"{backup.name} does not decrypt with {identity}: {age.stderr.strip()}")
+        raise BackupError(f"{backup.name} does not decrypt with {identity}: {age.stderr.strip()}")
     return plain
 
 
@@ -84,9 +84,9 @@ try:
     print(describe(backup, live, host.name))
     check_restorable(backup, APP, host.data.db_name, {migration.version for migration in discover()})
     verify(backup.dump)
+    plain_dump = decrypt(backup)
 except BackupError as error:
     raise DeployError(f"{host.name}: nothing was restored or changed: {error}") from None
-plain_dump = decrypt(backup)
 print(f"--> Restoring {backup.dump} to {host.name}")
 # Timers first, so that none starts a job once its service is stopped.
 switch(timers + services, running=False)

@@ -32,6 +32,9 @@ def tiers(inventory: str) -> list[tuple[str, list[str]]]:
         ("first deploy of deploys/site.py", deploy_argv(inventory)),
         ("host checks (read-only)", [*PYTEST, "-m", "sandbox", "tests/host", f"--inventory={inventory}"]),
         ("outside probes", [*PYTEST, "-m", "sandbox", "tests/outside"]),
+        # Before the other drills, so that they (the second, no-change run included) run on the restored host.
+        ("disaster recovery drill (destroys, rebuilds and restores the sandbox)",
+         [PYTHON, "-m", "tests.drills.disaster_recovery"]),
         ("drills (destructive, sandbox only)", [*PYTEST, "-m", "drill", "tests/drills"]),
     ]
 

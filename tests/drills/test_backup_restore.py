@@ -1,14 +1,21 @@
 """Backup, destroy data, restore with deploys/restore.py: the data is back.
-And a restore that fails leaves the data as it was, with the app and its
-timers running again, and says so."""
+A rollback on the host's own backup happens only when named and confirmed.
+Bad input (corrupt, truncated, wrong key, checksum, another database, a newer
+schema) is refused before anything on the host is touched. A restore that
+pg_restore refuses leaves the data as it was, with the app and its timers
+running again, and says so. The whole recovery on a rebuilt host is
+tests/drills/disaster_recovery.py."""
 
 import hashlib
+import json
 import re
+import shutil
 import subprocess
 import uuid
 
 import pytest
 
+from tests.drills.conftest import host_untouched
 from tests.host.conftest import TABLES
 from tests.pyinfra_run import run_deploy
 
@@ -20,6 +27,31 @@ def marker(psql):
     psql(f"INSERT INTO users (email, password_hash) VALUES ('{email}', 'drill')")
     yield email
     psql(f"DELETE FROM users WHERE email = '{email}'")
+
+
+@pytest.fixture
+def take_backup(host, target, sandbox_inventory, tmp_path):
+    """take_backup() -> the pulled copy's dump: a backup on the host, pulled into
+    tmp_path; the backups this drill made are removed from the host afterwards."""
+    backup_dir = target.data["backup_dir"]
+    listing = lambda: set(host.check_output("ls -1 %s", backup_dir).split())  # noqa: E731
+    before = listing()
+
+    def take():
+        made = listing()
+        host.check_output("systemctl start %s-backup.service", target.data["app_name"])
+        [dump] = [name for name in listing() - made if name.endswith(".dump.age")]
+        run_deploy(sandbox_inventory, "deploys/pull_backups.py", "--data", f"local_backup_dir={tmp_path}")
+        return tmp_path / target.name / dump
+
+    yield take
+    for name in listing() - before:
+        host.check_output("rm -f %s", f"{backup_dir}/{name}")
+
+
+def restore(sandbox_inventory, tmp_path, *data: str, check: bool = True):
+    args = [arg for pair in (f"local_backup_dir={tmp_path}", *data) for arg in ("--data", pair)]
+    return run_deploy(sandbox_inventory, "deploys/restore.py", *args, check=check)
 
 
 def app_units(host, app: str) -> dict[str, bool]:
@@ -38,56 +70,147 @@ def assert_app_back(host, target):
     assert not host.file("/root/restore.dump").exists, "the decrypted dump was left on the server"
 
 
-def test_backup_destroy_restore_the_newest(host, target, psql, marker, sandbox_inventory, tmp_path):
-    app, backup_dir = target.data["app_name"], target.data["backup_dir"]
-    listing = lambda: set(host.check_output("ls -1 %s", backup_dir).split())  # noqa: E731
-    before = listing()
+def app_started_at(host, target) -> str:
+    return host.check_output("systemctl show -P ActiveEnterTimestampMonotonic %s", f"{target.data['app_name']}.service")
+
+
+def test_a_rollback_on_the_hosts_own_backup_needs_its_name_and_a_confirmation(host, target, psql, marker,
+                                                                               sandbox_inventory, tmp_path,
+                                                                               take_backup):
+    dump = take_backup()
+    # The disaster: rows deleted and a table dropped.
+    psql(f"DELETE FROM users WHERE email = '{marker}'")
+    psql("DROP TABLE webhook_event_log")
+
+    # The backup comes from the database it would replace: not taken without a name, nor with one alone.
+    for data in ((), (f"restore_backup={dump.name}",)):
+        proc = restore(sandbox_inventory, tmp_path, *data, check=False)
+        assert proc.returncode != 0 and "nothing was restored or changed" in proc.stdout, proc.stdout[-3000:]
+        assert "restore_confirmed=true" in proc.stdout
+    assert psql(f"SELECT count(*) FROM users WHERE email = '{marker}'") == [["0"]]
+
+    proc = restore(sandbox_inventory, tmp_path, f"restore_backup={dump.name}", "restore_confirmed=true")
+    assert f"--> Restoring {dump} to {target.name}" in proc.stdout
+    assert "(the database it replaces: a rollback)" in proc.stdout
+    # Any running job or backup is stopped for the restore, not only the timers.
+    assert f"Stop {target.data['app_name']}-backup.service" in proc.stdout
+    assert psql(f"SELECT count(*) FROM users WHERE email = '{marker}'") == [["1"]]
+    tables = {row[0] for row in psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    assert TABLES <= tables
+    assert_app_back(host, target)
+
+
+def rewrite_checksums(dump):
+    checksums = dump.with_name(dump.name + ".sha256")
+    manifest = dump.with_name(dump.name.removesuffix(".dump.age") + ".manifest.json")
+    checksums.write_text("".join(f"{hashlib.sha256(part.read_bytes()).hexdigest()}  {part.name}\n"
+                                 for part in (dump, manifest)))
+
+
+def edit_manifest(dump, **changes):
+    manifest = dump.with_name(dump.name.removesuffix(".dump.age") + ".manifest.json")
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **changes}))
+    rewrite_checksums(dump)
+
+
+def flip_bytes(dump):
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    dump.write_bytes(bytes(data))
+
+
+def corrupt(dump, tmp_path):
+    flip_bytes(dump)
+    rewrite_checksums(dump)
+
+
+def truncate(dump, tmp_path):
+    dump.write_bytes(dump.read_bytes()[:len(dump.read_bytes()) // 2])
+    rewrite_checksums(dump)
+
+
+def wrong_key(dump, tmp_path):
+    key = tmp_path / "another-key.txt"
+    subprocess.run(["age-keygen", "-o", str(key)], check=True, capture_output=True)
+    return [f"backup_identity_file={key}"]
+
+
+BAD_BACKUPS = {
+    "corrupt": (corrupt, "does not decrypt with"),
+    "truncated": (truncate, "does not decrypt with"),
+    "wrong age key": (wrong_key, "no identity matched any of the recipients"),
+    "checksum mismatch": (lambda dump, tmp_path: flip_bytes(dump), "does not match its checksum"),
+    "another database": (lambda dump, tmp_path: edit_manifest(dump, database="other_db"),
+                         "is a backup of app 'insta-connect-demo', database 'other_db'"),
+    "another app": (lambda dump, tmp_path: edit_manifest(dump, app="other-app"), "is a backup of app 'other-app'"),
+    "newer schema": (lambda dump, tmp_path: edit_manifest(dump, migrations=[1, 2, 3, 9999]),
+                     "has migrations [9999] that this code does not have"),
+}
+
+
+@pytest.fixture(scope="module")
+def good_backup(host, target, sandbox_inventory, tmp_path_factory):
+    """One real backup, pulled; each bad-input case spoils a copy of it."""
+    pulled = tmp_path_factory.mktemp("good")
+    backup_dir = target.data["backup_dir"]
+    made = set(host.check_output("ls -1 %s", backup_dir).split())
+    host.check_output("systemctl start %s-backup.service", target.data["app_name"])
+    new = set(host.check_output("ls -1 %s", backup_dir).split()) - made
     try:
-        host.check_output("systemctl start %s-backup.service", f"{app}")
-        made = sorted(listing() - before)
-        assert len(made) == 2 and made[1] == made[0] + ".sha256", made
-        run_deploy(sandbox_inventory, "deploys/pull_backups.py", "--data", f"local_backup_dir={tmp_path}")
-        pulled = sorted(path.name for path in (tmp_path / target.name).glob("*.dump.age"))
-        # An older backup (the host's first, without the marker) is there too: only the newest has the row.
-        assert len(pulled) >= 2 and pulled[-1] == made[0], pulled
+        run_deploy(sandbox_inventory, "deploys/pull_backups.py", "--data", f"local_backup_dir={pulled}")
+    finally:
+        for name in new:
+            host.check_output("rm -f %s", f"{backup_dir}/{name}")
+    [dump] = [pulled / target.name / name for name in new if name.endswith(".dump.age")]
+    return dump
 
-        # The disaster: rows deleted and a table dropped.
-        psql(f"DELETE FROM users WHERE email = '{marker}'")
-        psql("DROP TABLE webhook_event_log")
-        assert psql(f"SELECT count(*) FROM users WHERE email = '{marker}'") == [["0"]]
 
-        # No restore_backup: restore.py picks the newest pulled backup itself.
-        proc = run_deploy(sandbox_inventory, "deploys/restore.py", "--data", f"local_backup_dir={tmp_path}")
-        assert f"--> Restoring {tmp_path / target.name / made[0]} to " in proc.stdout
-        # Any running job or backup is stopped for the restore, not only the timers.
-        assert f"Stop {app}-backup.service" in proc.stdout
-        assert psql(f"SELECT count(*) FROM users WHERE email = '{marker}'") == [["1"]]
-        tables = {row[0] for row in psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        assert TABLES <= tables
+@pytest.mark.parametrize("case", BAD_BACKUPS)
+def test_a_bad_backup_is_refused_before_anything_is_touched(case, host, target, psql, sandbox_inventory, tmp_path,
+                                                            good_backup):
+    spoil, message = BAD_BACKUPS[case]
+    local = tmp_path / target.name
+    shutil.copytree(good_backup.parent, local, ignore=shutil.ignore_patterns(".incoming"))
+    dump = local / good_backup.name
+    extra = spoil(dump, tmp_path) or []
+    rows, started = psql("SELECT count(*) FROM users"), app_started_at(host, target)
+
+    with host_untouched(host, target.data):
+        # Named and confirmed: the checks below the choice still hold.
+        proc = restore(sandbox_inventory, tmp_path, f"restore_backup={dump.name}", "restore_confirmed=true",
+                       *extra, check=False)
+    assert proc.returncode != 0, proc.stdout[-3000:]
+    assert "nothing was restored or changed: " in proc.stdout and message in proc.stdout, proc.stdout[-3000:]
+    assert "Starting operation" not in proc.stdout, "an operation ran on the host"
+    assert psql("SELECT count(*) FROM users") == rows
+    assert app_started_at(host, target) == started, "the app was restarted"
+
+
+def test_a_failed_restore_changes_nothing_and_brings_the_app_back(host, target, psql, sandbox_inventory, tmp_path,
+                                                                   take_backup):
+    """A good backup that pg_restore refuses part-way: it gives a table to a role this host lacks."""
+    owner = psql("SELECT tableowner FROM pg_tables WHERE tablename = 'webhook_event_log'")[0][0]
+    psql("CREATE ROLE drill_gone")
+    try:
+        psql("ALTER TABLE webhook_event_log OWNER TO drill_gone")
+        dump = take_backup()
+    finally:
+        psql(f"ALTER TABLE webhook_event_log OWNER TO {owner}")
+        psql("DROP ROLE drill_gone")
+    email = f"drill-{uuid.uuid4().hex[:12]}@example.test"
+    psql(f"INSERT INTO users (email, password_hash) VALUES ('{email}', 'drill')")  # after the backup
+    users = psql("SELECT count(*) FROM users")
+    try:
+        proc = restore(sandbox_inventory, tmp_path, f"restore_backup={dump.name}", "restore_confirmed=true",
+                       check=False)
+        assert proc.returncode != 0, "a restore that did not happen must fail the deploy:\n" + proc.stdout[-4000:]
+        assert 'role "drill_gone" does not exist' in proc.stdout, proc.stdout[-4000:]
+        assert f"RESTORE FAILED: {dump.name} was not restored" in proc.stdout, proc.stdout[-4000:]
+        # pyinfra prints no Results table when the host failed: the operation's own line says it.
+        assert re.search(r"Starting operation: Run the database migrations *\n *\[[^]]+\] No changes", proc.stdout), \
+            "migrated after a failed restore"
+        assert psql(f"SELECT count(*) FROM users WHERE email = '{email}'") == [["1"]]
+        assert psql("SELECT count(*) FROM users") == users
         assert_app_back(host, target)
     finally:
-        for name in listing() - before:
-            host.check_output("rm -f %s", f"{backup_dir}/{name}")
-
-
-def test_a_failed_restore_changes_nothing_and_brings_the_app_back(host, target, psql, marker,
-                                                                   sandbox_inventory, tmp_path):
-    """A backup that decrypts and matches its checksum, but that pg_restore refuses."""
-    local = tmp_path / target.name
-    local.mkdir(mode=0o700)
-    bad = local / f"{target.data['db_name']}-20000101T000000Z.dump.age"
-    subprocess.run(["age", "--encrypt", "--recipient", target.data["backup_recipient"], "-o", str(bad)],
-                   input=b"not a pg_dump archive\n", check=True)
-    (local / f"{bad.name}.sha256").write_text(f"{hashlib.sha256(bad.read_bytes()).hexdigest()}  {bad.name}\n")
-    users = psql("SELECT count(*) FROM users")
-
-    proc = run_deploy(sandbox_inventory, "deploys/restore.py", "--data", f"local_backup_dir={tmp_path}",
-                      "--data", f"restore_backup={bad.name}", check=False)
-    assert proc.returncode != 0, "a restore that did not happen must fail the deploy:\n" + proc.stdout[-4000:]
-    assert f"RESTORE FAILED: {bad.name} was not restored" in proc.stdout, proc.stdout[-4000:]
-    # pyinfra prints no Results table when the host failed: the operation's own line says it.
-    assert re.search(r"Starting operation: Run the database migrations *\n *\[[^]]+\] No changes", proc.stdout), \
-        "migrated after a failed restore"
-    assert psql(f"SELECT count(*) FROM users WHERE email = '{marker}'") == [["1"]]
-    assert psql("SELECT count(*) FROM users") == users
-    assert_app_back(host, target)
+        psql(f"DELETE FROM users WHERE email = '{email}'")
