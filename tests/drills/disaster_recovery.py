@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 from deploys.lib.facts import PostgresDatabaseRows
 from tests.inventory import REPO, load
@@ -81,11 +81,11 @@ class Browser:
             time.sleep(RATE_LIMIT_WAIT)
         return reply
 
-    def follow(self, path: str, hops: int = 5) -> Reply:
-        """GET path and the redirects after it, the fake Meta's included."""
-        reply = self.request(self.url(path))
+    def follow(self, url: str, hops: int = 5) -> Reply:
+        """GET url and the redirects after it, the fake Meta's included."""
+        reply = self.request(url)
         while reply.status in (301, 302, 303) and hops:
-            reply, hops = self.request(urljoin(self.url(path), reply.headers["location"])), hops - 1
+            reply, hops = self.request(urljoin(url, reply.headers["location"])), hops - 1
         return reply
 
     def submit(self, path: str, **fields: str) -> Reply:
@@ -149,7 +149,12 @@ class Drill:
             check(reply.status == 302, f"registering {email} answered {reply.status}: {reply.body[:300]}")
             people.append((email, password))
         owner = self.browser(people[0][0])
-        check(owner.follow("/oauth/start").status == 200, "the OAuth round trip did not end on a page")
+        start = owner.request(owner.url("/oauth/start"))
+        check(start.status == 302, f"/oauth/start answered {start.status}")
+        # The person logs in to Instagram as an account of their own: an id no earlier run used.
+        as_user = f"1784{random.randbelow(10**13):013d}"
+        consent = owner.follow(f"{start.headers['location']}&as_user={as_user}")
+        check(consent.status == 200, f"the OAuth round trip ended on {consent.status}")
         [account] = owner.json("/api/accounts")["accounts"]
         for n in range(WEBHOOKS):
             body = json.dumps({"object": "instagram", "entry": [{"id": account["id"], "time": int(time.time()),
