@@ -85,7 +85,8 @@ class Browser:
         """GET url and the redirects after it, the fake Meta's included."""
         reply = self.request(url)
         while reply.status in (301, 302, 303) and hops:
-            reply, hops = self.request(urljoin(url, reply.headers["location"])), hops - 1
+            url, hops = urljoin(url, reply.headers["location"]), hops - 1
+            reply = self.request(url)
         return reply
 
     def submit(self, path: str, **fields: str) -> Reply:
