@@ -41,7 +41,7 @@ from tests.pyinfra_run import run_deploy
 from tests.sandbox import secrets
 from tests.sandbox.harness import Sandbox, state_dir
 
-USERS = 3  # registered through the site; the first connects an account
+USERS = 2  # registered through the site; the first connects an account
 WEBHOOKS = 5  # signed comment deliveries for that account
 # The app and its timers add, fold or expire rows here by themselves, at any moment.
 SELF_MAINTAINED_TABLES = {"job_runs", "rate_limit_counters", "webhook_event_totals"}
@@ -58,8 +58,10 @@ def check(condition: bool, message: str) -> None:
         raise DrillFailed(message)
 
 
-def step(message: str) -> None:
-    print(f"dr-drill: {message}", flush=True)
+def step(message: str, since: float | None = None) -> None:
+    """A line of progress; with `since`, the seconds elapsed since then."""
+    clock = f"[+{time.monotonic() - since:.0f} s] " if since is not None else ""
+    print(f"dr-drill: {clock}{message}", flush=True)
 
 
 class Browser:
@@ -79,7 +81,9 @@ class Browser:
             if reply.status != 429:
                 return reply
             time.sleep(RATE_LIMIT_WAIT)
-        return reply
+        raise DrillFailed(f"{url} still answers 429 after {RATE_LIMIT_TRIES * RATE_LIMIT_WAIT} s: the site's "
+                          "per-address limits (nginx's auth_rate_limit; the app's AUTH_RATE_LIMIT, 5 per minute "
+                          "and 30 per hour) stopped this drill's person; run it again later")
 
     def follow(self, url: str, hops: int = 5) -> Reply:
         """GET url and the redirects after it, the fake Meta's included."""
@@ -183,9 +187,10 @@ class Drill:
     def destroy_and_rebuild(self) -> None:
         self.run("-m", "tests.sandbox", "down")
         self.host_gone = time.monotonic()
-        step("the host is gone; rebuilding it from nothing")
+        step("the host is gone; a new one boots", self.host_gone)
         self.run("-m", "tests.sandbox", "up")
         self.refresh()
+        step("the new host is up; deploying deploys/site.py", self.host_gone)
         run_deploy(self.inventory, "deploys/site.py")
 
     def restore(self) -> str:
@@ -216,12 +221,13 @@ class Drill:
         backup = self.back_up_and_pull()
         step(f"backup {backup}; rows before the disaster: {before}")
         self.destroy_and_rebuild()
-        step("pulling again: this brings the rebuilt host's own, empty, first backup")
+        step("deployed; pulling again: this brings the rebuilt host's own, empty, first backup", self.host_gone)
         run_deploy(self.inventory, "deploys/pull_backups.py")
-        step("restoring with no backup named")
+        step("restoring with no backup named", self.host_gone)
         restored = self.restore()
         check(restored == backup, f"restore.py restored {restored}, not the backup from before the disaster, "
                                   f"{backup}")
+        step("restored; a person from before logs in over HTTPS", self.host_gone)
         self.served(data)
         rto = time.monotonic() - self.host_gone
         after = self.rows()
