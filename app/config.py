@@ -163,6 +163,7 @@ VARS = [
     Var("LOG_RETENTION_DAYS", _int_range(1, 3650), "14"),
     Var("REDIS_URL", _url("redis", "rediss", "unix"), "", secret=True),
     Var("ANONYMOUS_SESSION_TTL_SECONDS", _int_range(60, 7 * 86400), "3600"),
+    Var("SESSION_IDLE_MINUTES", _int_range(5, 7 * 24 * 60), "30"),
     Var("OAUTH_SCOPES", _scopes, ""),
     Var("WEBHOOK_SUBSCRIBED_FIELDS", _fields, "comments,messages"),
     Var("INSTAGRAM_AUTHORIZE_URL", _url("https", "http"), "https://www.instagram.com/oauth/authorize"),
@@ -203,6 +204,7 @@ class Config:
     log_retention_days: int
     redis_url: str
     anonymous_session_ttl_seconds: int
+    session_idle_minutes: int
     oauth_scopes: tuple
     webhook_subscribed_fields: tuple
     instagram_authorize_url: str

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 
 import psycopg
 
+from app.sessions import delete_ended
+
 log = logging.getLogger("app.processor")
 
 MAX_RETRY_DELAY_SECONDS = 3600
@@ -296,14 +298,14 @@ class Processor:
         return dict(self.stats)
 
 
-def housekeeping(conn, retention_days: int) -> dict:
+def housekeeping(conn, config) -> dict:
     """Trim what only grows: finished events past retention (their totals
     stay, folded into one row per outcome), used OAuth nonces (states expire
-    after 10 minutes anyway), expired rate-limit counters."""
+    after 10 minutes anyway), expired rate-limit counters, ended sessions."""
     with conn.transaction():
         events = conn.execute(
             """DELETE FROM webhook_events WHERE status = 'done'
-               AND processed_at < now() - make_interval(days => %s)""", (retention_days,)
+               AND processed_at < now() - make_interval(days => %s)""", (config.webhook_event_retention_days,)
         ).rowcount
         # Rows another run is folding at the same time are skipped: counted once.
         conn.execute(
@@ -313,4 +315,6 @@ def housekeeping(conn, retention_days: int) -> dict:
         )
         nonces = conn.execute("DELETE FROM oauth_state_nonces WHERE used_at < now() - interval '1 day'").rowcount
         limits = conn.execute("DELETE FROM rate_limit_counters WHERE expires_at < now()").rowcount
-    return {"events_deleted": events, "nonces_deleted": nonces, "rate_limits_deleted": limits}
+        sessions = delete_ended(conn, config.session_idle_minutes)
+    return {"events_deleted": events, "nonces_deleted": nonces, "rate_limits_deleted": limits,
+            "sessions_deleted": sessions}

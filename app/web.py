@@ -11,7 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import observe
@@ -21,6 +21,7 @@ from app.logs import request_id_var, setup_logging, utc_iso
 from app.ratelimit import SCHEME as PG_LIMIT_SCHEME
 from app.security import OAuthStateSigner, TokenCipher
 from app.services import EXTENSION_KEY, Services, wants_json
+from app.sessions import PostgresSessionInterface, raise_if_unavailable
 from app.views import api, auth, dashboard, monitoring, oauth, webhook
 
 log = logging.getLogger("app.web")
@@ -37,7 +38,15 @@ class JSONProvider(DefaultJSONProvider):
         return DefaultJSONProvider.default(o)
 
 
-def _configure_sessions(app: Flask, config: Config) -> None:
+class App(Flask):
+    def log_exception(self, exc_info) -> None:
+        # PostgreSQL failing while the session is saved (after the view) is
+        # answered 503 by failed_outside_a_view, and logged there in one line.
+        if not isinstance(exc_info[1], DATABASE_UNAVAILABLE):
+            super().log_exception(exc_info)
+
+
+def _configure_sessions(app: Flask, config: Config, pool) -> None:
     app.secret_key = config.session_secret
     app.config.update(
         SESSION_COOKIE_NAME="icd_session",
@@ -46,12 +55,13 @@ def _configure_sessions(app: Flask, config: Config) -> None:
         SESSION_COOKIE_SECURE=config.production,
         PERMANENT_SESSION_LIFETIME=SESSION_LIFETIME,
     )
-    if config.redis_url:
-        import redis
-
-        from app.sessions import RedisSessionInterface
-        app.session_interface = RedisSessionInterface(redis.Redis.from_url(config.redis_url),
-                                                      config.anonymous_session_ttl_seconds)
+    app.session_interface = PostgresSessionInterface(pool, config.session_idle_minutes,
+                                                     config.anonymous_session_ttl_seconds)
+    # Before the CSRF check: a session that could not be read answers 503, not "the form expired".
+    app.before_request(raise_if_unavailable)
+    # Runs before finish_request's hook (registered earlier, so run later):
+    # a session that cannot be stored turns the answer into a 503, recorded once.
+    app.after_request(app.session_interface.store)
 
 
 def _limits_storage_uri(redis_url: str) -> str:
@@ -126,6 +136,14 @@ def _install_error_handlers(app: Flask) -> None:
     def http_error(exc):
         return render(exc.code or 500, exc.description or exc.name)
 
+    @app.errorhandler(InternalServerError)
+    def failed_outside_a_view(exc):
+        # What fails after the view (saving the session) reaches Flask's 500
+        # handling rather than the handlers above.
+        if isinstance(exc.original_exception, DATABASE_UNAVAILABLE):
+            return database_down(exc.original_exception)
+        return http_error(exc)
+
     @app.errorhandler(Exception)
     def unexpected(exc):
         log.exception("unhandled error")
@@ -135,12 +153,13 @@ def _install_error_handlers(app: Flask) -> None:
 def create_app(config: Config | None = None) -> Flask:
     config = config or config_or_exit()
     setup_logging(config)
-    app = Flask(__name__)
+    app = App(__name__)
     app.json = JSONProvider(app)
     app.config.update(MAX_CONTENT_LENGTH=config.max_body_bytes, WTF_CSRF_TIME_LIMIT=None)
-    _configure_sessions(app, config)
+    _install_request_hooks(app)  # first: the hooks and handlers after it log with the request id
 
     pool = make_pool(config)
+    _configure_sessions(app, config, pool)
     svc = Services(
         config=config, pool=pool, cipher=TokenCipher(config.token_encryption_key),
         states=OAuthStateSigner(config.oauth_state_secret), started_monotonic=time.monotonic(),
@@ -152,7 +171,6 @@ def create_app(config: Config | None = None) -> Flask:
     # Exactly one proxy (nginx) in front: trust one hop of X-Forwarded-*.
     app.wsgi_app = ProxyFix(webhook.WebhookReceiver(app.wsgi_app, svc), x_for=1, x_proto=1, x_host=1)
     _limiter(app, config, pool)
-    _install_request_hooks(app)
     _install_error_handlers(app)
     log.info("app created", extra={"environment": config.node_env, "redis": bool(config.redis_url)})
     return app

@@ -1,7 +1,7 @@
 """Redis turned off (redis_enabled False, the default): purge redis-server and
 the config that holds its password. deploys/site.py runs this after
 services.py, so the app has already restarted without REDIS_URL: no request
-finds its sessions or rate limits gone in between."""
+finds its rate-limit counters gone in between."""
 
 from pyinfra import host
 from pyinfra.operations import apt, files

@@ -112,6 +112,6 @@ restore_backup = None  # restore.py: file name of the backup to restore; None: t
 restore_confirmed = False  # restore.py: True to restore a named backup that rule would refuse (a deliberate rollback)
 
 # --- Redis (deploys/redis.py) -----------------------------------------------
-redis_enabled = False  # run redis-server for sessions and rate limits (REDIS_URL); password REDIS_PASSWORD
+redis_enabled = False  # run redis-server for the rate-limit counters (REDIS_URL); password REDIS_PASSWORD
 redis_port = 6379  # bound to 127.0.0.1 only
-redis_maxmemory = "256mb"  # memory cap; when full, writes fail rather than sessions being evicted
+redis_maxmemory = "256mb"  # memory cap; when full, writes fail rather than counters being evicted

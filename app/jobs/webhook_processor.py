@@ -17,7 +17,7 @@ from app.processor import Processor, housekeeping
 def drain_queue(config, conn, run_id: int) -> tuple[bool, dict]:
     processor = Processor(conn, config)
     stats = processor.drain(time.monotonic() + config.webhook_processor_max_seconds, time.monotonic)
-    stats.update(housekeeping(conn, config.webhook_event_retention_days))
+    stats.update(housekeeping(conn, config))
     stats["worker"] = processor.worker
     return True, stats
 

@@ -73,6 +73,12 @@ def login(client, email: str, password: str = PASSWORD, **kwargs):
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token}, **kwargs)
 
 
+def logout(client):
+    response = client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+    return response
+
+
 def follow_authorize(client, meta, as_user: str | None = None, start_path: str = "/oauth/start") -> str:
     """/oauth/start, then the fake's consent screen; returns the callback path+query."""
     start = client.get(start_path)
@@ -168,8 +174,8 @@ def seed_account(db, meta, *, username: str, issued_hours_ago: float = 48, expir
 
 # --- processes ----------------------------------------------------------------------
 
-def run_module(module: str, app_environ: dict, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module], env=process_env(app_environ), cwd=REPO_ROOT,
+def run_module(module: str, app_environ: dict, *args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], env=process_env(app_environ), cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=timeout)
 
 

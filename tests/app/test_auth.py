@@ -2,7 +2,7 @@
 
 import time
 
-from tests.app.helpers import PASSWORD, csrf_token, dead_database_app, login, register
+from tests.app.helpers import PASSWORD, csrf_token, dead_database_app, login, logout, register
 
 
 def session_cookie_header(response) -> str:
@@ -34,7 +34,7 @@ def test_register_stores_a_scrypt_hash_and_logs_in(client, db):
 
 def test_register_rejects_duplicates_case_insensitively_and_weak_input(client, db):
     register(client, "dup@example.com")
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+    logout(client)
     for email, password, confirm in (("DUP@example.com", PASSWORD, PASSWORD), ("x@example.com", "short", "short"),
                                      ("not-an-email", PASSWORD, PASSWORD), ("y@example.com", PASSWORD, "other pass")):
         response = client.post("/register", data={"email": email, "password": password, "confirm": confirm,
@@ -45,7 +45,7 @@ def test_register_rejects_duplicates_case_insensitively_and_weak_input(client, d
 
 def test_login_logout_cycle(client):
     register(client, "cycle@example.com")
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+    logout(client)
     assert client.get("/").status_code == 302
 
     wrong = login(client, "cycle@example.com", "wrong password!")
@@ -60,11 +60,11 @@ def test_login_logout_cycle(client):
 
 def test_login_next_cannot_redirect_off_site(client):
     register(client, "next@example.com")
-    client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+    logout(client)
     for target in ("//evil.example", "https://evil.example/", "/\\evil.example"):
         response = login(client, "next@example.com", query_string={"next": target})
         assert response.headers["Location"] == "/", target
-        client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+        logout(client)
 
 
 def test_logout_needs_post_with_csrf(client):
@@ -173,11 +173,23 @@ def test_unknown_api_path_is_json_404(client):
 
 
 
-def test_pages_answer_503_when_the_database_is_unreachable(make_app, env):
-    client = dead_database_app(make_app, env, DB_POOL_TIMEOUT_SECONDS="0.5").test_client()
-    token = csrf_token(client, "/register")
-    started = time.monotonic()
-    response = client.post("/register", data={"email": "down@example.com", "password": PASSWORD,
-                                              "confirm": PASSWORD, "csrf_token": token})
-    assert response.status_code == 503 and time.monotonic() - started < 3
-    assert "database is unavailable" in response.get_data(as_text=True)
+def test_pages_answer_503_when_the_database_is_unreachable(make_app, env, caplog):
+    """Sessions live in PostgreSQL too: without it a page can neither read one nor store a new one."""
+    alive = make_app(env).test_client()
+    token = csrf_token(alive, "/register")
+    down = dead_database_app(make_app, env, DB_POOL_TIMEOUT_SECONDS="0.5")
+    with_session = down.test_client()
+    with_session.set_cookie("icd_session", alive.get_cookie("icd_session").value)
+    for client, method, path, data in (
+            (with_session, "post", "/register", {"email": "down@example.com", "password": PASSWORD,
+                                                  "confirm": PASSWORD, "csrf_token": token}),
+            (with_session, "get", "/api/me", None),
+            (down.test_client(), "get", "/login", None)):   # a new visitor: the session cannot be stored
+        caplog.clear()
+        started = time.monotonic()
+        response = getattr(client, method)(path, data=data)
+        assert response.status_code == 503 and time.monotonic() - started < 3, path
+        assert "database is unavailable" in response.get_data(as_text=True), path
+        # One access line, and the one-line error without a traceback.
+        assert [r.getMessage() for r in caplog.records if r.name == "app.access"] == [f"{method.upper()} {path} 503"]
+        assert not any(r.exc_info for r in caplog.records), path

@@ -43,6 +43,7 @@ def test_each_missing_required_variable_is_named(env, name):
     ("LOG_RETENTION_DAYS", "0"), ("AUTH_RATE_LIMIT", "lots"), ("INSTAGRAM_GRAPH_BASE", "ftp://x"),
     ("OAUTH_SCOPES", "instagram_business_basic,DROP TABLE"), ("APP_SECRET", "replace-with-the-app-secret"),
     ("DB_POOL_TIMEOUT_SECONDS", "0"), ("DB_POOL_TIMEOUT_SECONDS", "soon"), ("ANONYMOUS_SESSION_TTL_SECONDS", "10"),
+    ("SESSION_IDLE_MINUTES", "1"), ("SESSION_IDLE_MINUTES", "20000"), ("SESSION_IDLE_MINUTES", "half an hour"),
 ])
 def test_malformed_values_are_named(env, name, value):
     with pytest.raises(ConfigError, match=rf"^{name} is malformed: "):

@@ -1,8 +1,8 @@
 """Redis on: deploy with redis_enabled=True, check it and that the app keeps
-its sessions there; a restart a run left owed is made by the next run; a
-config redis-server refuses never goes live; bad settings stop the deploy
-before it touches the host. Then deploy with the default (off) again, which
-removes it."""
+its rate-limit counters there; a restart a run left owed is made by the next
+run; a config redis-server refuses never goes live; bad settings stop the
+deploy before it touches the host. Then deploy with the default (off) again,
+which removes it."""
 
 from tests.drills.conftest import deploy_with, host_untouched
 from tests.host.test_redis_server import check_redis
@@ -10,6 +10,15 @@ from tests.pyinfra_run import run_deploy
 
 CONF = "/etc/redis/redis.conf"
 ON = ("--data", "redis_enabled=True")
+
+
+def failed_login(app_port: str) -> str:
+    """A shell command: one wrong password, with the form's CSRF token (a form without one is not counted)."""
+    url = f"http://127.0.0.1:{app_port}/login"
+    token = "sed -n 's/.*name=\"csrf_token\" type=\"hidden\" value=\"\\([^\"]*\\)\".*/\\1/p'"
+    return (f"jar=$(mktemp) && token=$(curl -fsS -c $jar {url} | {token}) && "
+            f"curl -sS -o /dev/null -b $jar --data-urlencode csrf_token=$token "
+            f"-d email=redis-drill@example.test -d password=not-the-password {url}; status=$?; rm -f $jar; exit $status")
 
 
 def test_redis_on_then_back_off(host, target, sandbox_inventory, repo_copy):
@@ -22,10 +31,11 @@ def test_redis_on_then_back_off(host, target, sandbox_inventory, repo_copy):
         run_deploy(sandbox_inventory, "deploys/site.py", *ON)
         check_redis(host, {**target.data, "redis_enabled": True})
         assert host.check_output(f"{redis_cli} ping") == "PONG"
-        # A page view gives the visitor a session; with REDIS_URL it is stored in Redis.
-        before = int(host.check_output(f"{redis_cli} --scan --pattern 'session:*' | wc -l"))
-        host.check_output("curl -fsS -o /dev/null http://127.0.0.1:%s/login", app_port)
-        assert int(host.check_output(f"{redis_cli} --scan --pattern 'session:*' | wc -l")) > before
+        # A failed login counts against the rate limit; with REDIS_URL the counter is kept in Redis.
+        counters = f"{redis_cli} --scan --pattern '*insta-connect*' | wc -l"
+        before = int(host.check_output(counters))
+        host.check_output(failed_login(app_port))
+        assert int(host.check_output(counters)) > before
 
         # A run interrupted after writing redis_maxmemory=300mb's config, before the restart:
         # the file is already as the next run wants it, the server still runs the old one.
