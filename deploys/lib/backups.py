@@ -12,8 +12,8 @@ A backup is three files, written by the server's backup script
 The rule restore.py applies, in one sentence: with no backup named, it takes
 the newest backup that was not taken from the database cluster it would
 replace (a rebuilt host's own backups never win), and only if it holds at
-least as many rows as that database; anything else must be named and
-confirmed.
+least as many rows as that database (in the tables backups keep); anything
+else must be named and confirmed.
 """
 
 import hashlib
@@ -93,6 +93,10 @@ class LiveDatabase:
     def total_rows(self) -> int:
         return sum(self.rows.values())
 
+    def rows_in(self, tables) -> int:
+        """Its rows in these tables only: those a backup keeps (sessions, say, it does not)."""
+        return sum(self.rows.get(table, 0) for table in tables)
+
 
 def read_backup(dump: Path) -> Backup:
     """The backup whose dump is `dump`, its manifest checked against its checksum."""
@@ -132,9 +136,9 @@ def unsafe_because(backup: Backup, live: LiveDatabase) -> str | None:
     if backup.manifest["cluster"] == live.cluster:
         return (f"{backup.name} was taken from the database it would replace (cluster {live.cluster}): "
                 "restoring it rolls that database back")
-    if backup.total_rows < live.total_rows:
+    if backup.total_rows < live.rows_in(backup.rows):
         return (f"{backup.name} holds fewer rows ({backup.total_rows}) than the database it would "
-                f"replace ({live.total_rows})")
+                f"replace ({live.rows_in(backup.rows)})")
     return None
 
 

@@ -155,3 +155,10 @@ def test_a_pulled_backup_is_moved_in_only_once_it_matches_its_checksums(tmp_path
     good = write_backup(incoming, "20261202T010000Z", OLD, ROWS)
     accept_pulled(good, pulled_dir)
     assert names(pulled(pulled_dir)) == [good.name]
+
+
+def test_rows_in_tables_backups_do_not_keep_do_not_count(tmp_path):
+    """Sessions are never backed up: a rebuilt host's logins must not make its backups look smaller."""
+    before = write_backup(tmp_path, "20261201T010000Z", OLD, ROWS)
+    live = LiveDatabase(NEW, {**EMPTY, "users": 1, "sessions": 50})
+    assert choose(pulled(tmp_path), live, None, False).dump == before

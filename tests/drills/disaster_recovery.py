@@ -43,7 +43,8 @@ from tests.sandbox.harness import Sandbox, state_dir
 
 USERS = 2  # registered through the site; the first connects an account
 WEBHOOKS = 5  # signed comment deliveries for that account
-# The app and its timers add, fold or expire rows here by themselves, at any moment.
+# The app and its timers add, fold or expire rows here by themselves, at any moment
+# (and sessions are never backed up: a restore logs everyone out).
 SELF_MAINTAINED_TABLES = {"job_runs", "rate_limit_counters", "sessions", "webhook_event_totals"}
 RATE_LIMIT_TRIES, RATE_LIMIT_WAIT = 8, 7  # auth_rate_limit (10r/m) frees a request every 6 s
 CSRF_FIELD = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|value="([^"]+)"[^>]*name="csrf_token"')
