@@ -1,5 +1,6 @@
 """Base system: apt (and its proxy, where one is set), trusted CAs, base
-packages, UTC, and unattended security upgrades."""
+packages, UTC and a synchronised clock, security updates now and unattended
+from then on, and restarts of what still runs a replaced library."""
 
 import hashlib
 from io import StringIO
@@ -8,7 +9,10 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.operations import apt, files, server, systemd
 
+from deploys.lib.facts import PendingSecurityUpgrades
 from deploys.lib.templates import template
+from deploys.lib.units import units_changed
+from deploys.lib.validated import validated_template
 
 
 @deploy("Apt proxy")
@@ -64,6 +68,70 @@ def enable_unattended_upgrades():
         )
 
 
+@deploy("Security updates now, and restarts of what runs a replaced library")
+def apply_security_updates():
+    apt.packages(
+        name="Install needrestart",
+        packages=["needrestart"],
+    )
+    template(
+        name="needrestart restarts affected services without asking",
+        src="templates/etc/needrestart/conf.d/50-insta-connect-demo.conf.j2",
+        dest="/etc/needrestart/conf.d/50-insta-connect-demo.conf",
+        mode="644",
+    )
+    # A new host must not wait hours for the nightly run with known holes. needrestart
+    # names every service still running a replaced library; all are restarted, dbus
+    # and logind too (its own rules spare them, for desktops; this host has none).
+    server.shell(
+        name="Apply pending security updates (unattended-upgrade), then restart what runs a replaced library",
+        commands=["unattended-upgrade",
+                  "needrestart -b -r l | sed -n 's/^NEEDRESTART-SVC: //p' | xargs -r systemctl restart"],
+        _if=lambda: bool(host.get_fact(PendingSecurityUpgrades)),  # after the lists were refreshed above
+    )
+
+
+@deploy("Time synchronisation")
+def synchronise_time():
+    apt.packages(
+        name="Install chrony",
+        packages=["chrony"],
+    )
+    drop_in = "/etc/systemd/system/chrony.service.d/follow-without-setting-the-clock.conf"
+    if host.data.time_sync_sets_clock:
+        changed = files.file(
+            name="chrony sets the system clock",
+            path=drop_in,
+            present=False,
+        )
+    else:
+        changed = template(
+            name="chrony follows its sources without setting the clock (not this host's own)",
+            src=f"templates{drop_in}.j2",
+            dest=drop_in,
+            mode="644",
+            create_remote_dir=True,
+        )
+    systemd.daemon_reload(
+        name="Reload systemd units (chrony.service drop-in changed)",
+        _if=units_changed((changed,), ("chrony.service",)),
+    )
+    validated_template(
+        "chrony time sources",
+        src="templates/etc/chrony/chrony.conf.j2",
+        dest="/etc/chrony/chrony.conf",
+        check="chronyd -p -f {candidate} >/dev/null",
+        checker="chronyd -p",
+        activate="systemctl restart chrony",
+    )
+    systemd.service(
+        name="Keep chrony enabled and running",
+        service="chrony",
+        running=True,
+        enabled=True,
+    )
+
+
 configure_apt_proxy()
 trust_extra_cas()
 
@@ -79,4 +147,6 @@ server.timezone(
     timezone=host.data.timezone,
 )
 
+synchronise_time()
 enable_unattended_upgrades()
+apply_security_updates()

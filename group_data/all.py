@@ -18,6 +18,8 @@ base_packages = [  # tools every host gets
     "ca-certificates", "curl", "gnupg", "tzdata", "rsync", "less", "logrotate",
     "unattended-upgrades", "apt-listchanges",
 ]
+ntp_servers = ["2.debian.pool.ntp.org"]  # NTP pools or servers chrony keeps the clock to
+time_sync_sets_clock = True  # chrony steers the clock; False only where it is not the host's own (a container)
 unattended_upgrades_reboot = False  # reboot automatically when an update needs it
 unattended_upgrades_reboot_time = "04:00"  # when, if it does (UTC; after backups and token refresh)
 

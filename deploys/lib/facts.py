@@ -89,3 +89,14 @@ class PostgresDatabaseRows(FactBase):
     def process(self, output):
         cluster, *tables = output
         return {"cluster": cluster.strip(), "rows": {table: int(rows) for table, rows in map(str.split, tables)}}
+
+
+class PendingSecurityUpgrades(FactBase):
+    """Packages that have an update in the distribution's security archive
+    (Debian-Security, <release>-security), from apt's current lists."""
+
+    def command(self):
+        return "apt-get -s -o Debug::NoLocking=1 dist-upgrade | awk '/^Inst / && /-[Ss]ecurity/ {print $2}'"
+
+    def process(self, output):
+        return sorted(line.strip() for line in output if line.strip())

@@ -1,5 +1,17 @@
 """deploys/base.py, as the host shows it. Read-only: safe against production."""
 
+import ipaddress
+
+from deploys.lib.facts import PendingSecurityUpgrades
+
+
+def is_address(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
 
 def test_timezone_is_utc(host):
     assert host.check_output("date +%Z") == "UTC"
@@ -41,3 +53,31 @@ def test_extra_cas_trusted(host, target):
     for pem in target.data["extra_ca_certs"]:
         body = "".join(pem.strip().splitlines()[1:-1])
         assert body[:64] in bundle.replace("\n", ""), "extra CA missing from the system bundle"
+
+
+def test_no_security_update_is_pending(host):
+    """Per apt's current lists (the nightly apt-daily run refreshes them)."""
+    pending = host.check_output(PendingSecurityUpgrades().command())
+    assert pending == "", f"security updates not applied: {pending.split()}"
+
+
+def test_no_service_runs_a_replaced_library(host):
+    listed = host.check_output("needrestart -b -r l")
+    assert "NEEDRESTART-VER" in listed, listed  # needrestart itself answered
+    stale = [line.split(": ", 1)[1] for line in listed.splitlines() if line.startswith("NEEDRESTART-SVC: ")]
+    assert stale == [], f"these still run a library an upgrade replaced (restart them): {stale}"
+
+
+def test_clock_follows_the_configured_time_sources(host, target):
+    chrony = host.service("chrony")
+    assert chrony.is_enabled and chrony.is_running
+    tracking = {key.strip(): value.strip() for key, value in
+                (line.split(" : ", 1) for line in host.check_output("chronyc -n tracking").splitlines())}
+    assert tracking["Leap status"] == "Normal", tracking  # "Not synchronised" until a source is chosen
+    selected = [line.split()[1] for line in host.check_output("chronyc -n sources").splitlines()
+                if line.startswith("^*")]
+    assert len(selected) == 1, host.check_output("chronyc -n sources")
+    if all(is_address(server) for server in target.data["ntp_servers"]):  # a pool's name resolves to others
+        assert selected[0] in target.data["ntp_servers"]
+    if target.data["time_sync_sets_clock"]:
+        assert host.check_output("timedatectl show -p NTPSynchronized --value") == "yes"

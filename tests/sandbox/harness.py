@@ -104,6 +104,7 @@ class Sandbox:
         return {"nspawn": str(self.root), "tinyproxy": str(self.dir / "tinyproxy.conf"),
                 "fakemeta": f"tests.fakemeta --host {state['gateway']} ",
                 "challtestsrv": f"{state['gateway']}:{acme.DNS_PORT}",
+                "chronyd": str(self.dir / "chrony-server.conf"),
                 "pebble": str(self.dir / "pebble-config.json")}
 
     def running(self, state: dict) -> bool:
@@ -131,6 +132,7 @@ class Sandbox:
         self._prepare_root(cached, state)
         state["pids"]["tinyproxy"] = self._start_proxy(net)
         state["pids"]["fakemeta"] = self._start_fakemeta(net)
+        state["pids"]["chronyd"] = self._start_timeserver(net)
         self._save(state)
         self._start_acme(state)
         state["pids"]["nspawn"] = self._boot(net)
@@ -272,6 +274,14 @@ class Sandbox:
         return start([sys.executable, "-m", "tests.fakemeta", "--host", net.gateway, "--port", str(FAKEMETA_PORT)],
                      self.dir / "fakemeta.log", cwd=REPO)
 
+    def _start_timeserver(self, net: Network) -> int:
+        """An NTP server for the host on the machine side: chronyd serving this
+        machine's clock, which it never sets (-x), and asking no one (no sources)."""
+        conf = self.dir / "chrony-server.conf"
+        conf.write_text(f"bindaddress {net.gateway}\nallow {net.subnet}\nlocal stratum 8\ncmdport 0\n"
+                        f"pidfile {self.dir / 'chronyd.pid'}\n")
+        return start(["chronyd", "-d", "-x", "-u", "root", "-f", str(conf)], self.dir / "chronyd.log")
+
     def _listener_ca(self) -> Path:
         return self.dir / acme.LISTENER_CA
 
@@ -343,6 +353,8 @@ class Sandbox:
             "extra_ca_certs": extra_cas,
             "domain": state["domain"],
             "admin_ips": [state["gateway"]],
+            "ntp_servers": [state["gateway"]],
+            "time_sync_sets_clock": False,  # a container: the clock is the machine's
             "team": [{"name": TEAM_MEMBER, "keys": [team_key.with_suffix(".pub").read_text().strip()],
                       "sudo": True}],
             "acme_directory": acme.directory_url(state["gateway"]),
