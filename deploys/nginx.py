@@ -31,6 +31,16 @@ for page, shown in (("403", "to addresses outside admin_ips"), ("50x", "while th
         mode="644",
         create_remote_dir=True,
     )
+# Before the site, which relies on what it sets (TLS, limit zones); checked with
+# the live sites, which it must serve as they are.
+validated_template(
+    "nginx.conf: TLS, timeouts and connection limits for every site",
+    src="templates/etc/nginx/nginx.conf.j2",
+    dest="/etc/nginx/nginx.conf",
+    check="nginx -t -q -c {candidate}",
+    checker="nginx -t -q",
+    activate=NGINX_RELOAD,
+)
 # nginx cannot start on a certificate that does not exist yet: until certbot's
 # first issue (deploys/certbot.py) a self-signed one stands at the live path.
 server.shell(

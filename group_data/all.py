@@ -55,8 +55,13 @@ content_security_policy = (  # server-rendered pages: own scripts/styles only, I
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; "
     "form-action 'self'; frame-ancestors 'none'"
 )
-auth_rate_limit = "10r/m"  # per client address on /login, /register and /oauth (strict)
+auth_rate_limit = "10r/m"  # per client address: POSTs to /login and /register, and /oauth (strict)
 auth_rate_burst = 5  # extra requests allowed at once there before 429
+page_rate_limit = "60r/m"  # per client address: views of /login and /register (more than any person makes)
+page_rate_burst = 30  # extra views allowed at once there before 429
+nginx_client_timeout = "10s"  # longest pause a client may make while sending a request or reading an answer
+nginx_keepalive_timeout = "30s"  # how long an idle client connection stays open
+nginx_connections_per_client = 20  # requests in progress at once per client address (HTTP/2: per stream)
 webhook_rate_limit = "20r/s"  # per sender address on /webhook (Meta sends in bursts)
 webhook_rate_burst = 200  # extra webhook requests absorbed at once before 429
 upstream_keepalive = 16  # idle connections to the app each nginx worker keeps for reuse

@@ -153,9 +153,22 @@ def test_login_page_is_gzipped_and_renders_under_the_csp(internet, target):
             assert loaded.headers["content-encoding"] == "gzip"
 
 
-def test_login_burst_gets_429(internet, target):
-    codes = internet.burst(https(internet, "/login"), BURST)
+def test_login_submission_burst_gets_429(internet, target):
+    codes = internet.burst(https(internet, "/login"), BURST, "--data", "email=a%40example.com&password=x")
     assert codes.count("429") >= BURST - (target.data["auth_rate_burst"] + 1), codes
+
+
+def test_oauth_burst_gets_429(internet, target):
+    codes = internet.burst(https(internet, "/oauth/callback?code=x&state=y"), BURST)
+    assert codes.count("429") >= BURST - (target.data["auth_rate_burst"] + 1), codes
+
+
+def test_a_persons_page_views_are_not_limited(internet, target):
+    """Looking at the forms and being sent to them is not what an attacker repeats:
+    more views at once than a person makes in minutes get no 429 (the submissions' limit stays)."""
+    views = target.data["auth_rate_burst"] * 2
+    codes = internet.burst(https(internet, "/login?next=/"), views) + internet.burst(https(internet, "/register"), views)
+    assert "429" not in codes, codes
 
 
 def test_spoofed_forwarded_for_does_not_escape_the_login_limit(internet, target):
