@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
 import signal
@@ -71,6 +72,17 @@ def register(client, email: str, password: str = PASSWORD):
 def login(client, email: str, password: str = PASSWORD, **kwargs):
     token = csrf_token(client, "/login")
     return client.post("/login", data={"email": email, "password": password, "csrf_token": token}, **kwargs)
+
+
+def logout(client):
+    return client.post("/logout", data={"csrf_token": csrf_token(client, "/logout")})
+
+
+def refused_once(caplog, message: str) -> None:
+    """Hostile input is logged once, as a warning without a traceback, and nothing louder is."""
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.getMessage()) for r in records] == [("WARNING", message)]
+    assert records[0].exc_info is None
 
 
 def follow_authorize(client, meta, as_user: str | None = None, start_path: str = "/oauth/start") -> str:
