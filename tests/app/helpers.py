@@ -143,6 +143,10 @@ def post_webhook(client, payload, secret: str = APP_SECRET, signature: str | Non
     return client.post("/webhook", data=body, content_type="application/json", headers=headers)
 
 
+def count_events(db) -> int:
+    return db.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
+
+
 def drain(env: dict, **overrides) -> dict:
     """One in-process run of the webhook processor, as the job does it."""
     import psycopg

@@ -8,15 +8,12 @@ import pytest
 
 from app.migrate import discover, migrate
 from tests.app import helpers
-from tests.app.helpers import VERIFY_TOKEN, break_pooled_connections, dead_database_app, post_webhook, refused_once
+from tests.app.helpers import (VERIFY_TOKEN, break_pooled_connections, count_events, dead_database_app, post_webhook,
+                               refused_once)
 from tests.app.pgserver import PostgresServer
 from tests.fakemeta import sign
 
 ACCOUNT = "17841400000000099"
-
-
-def count_events(db) -> int:
-    return db.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
 
 
 # --- verification handshake ---------------------------------------------------------
