@@ -84,13 +84,35 @@ def _storable(value):
 
 # What alone can give such a string: a \u0000 or surrogate escape, or raw surrogate bytes.
 _MAYBE_UNSTORABLE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])|\xed[\xa0-\xbf]")
+# Meta's deliveries nest a handful of levels.  Far deeper JSON fits in jsonb,
+# but what reads it back (the API, the processor) would run out of stack.
+MAX_DEPTH = 64
+TOO_DEEP = f"JSON nested deeper than {MAX_DEPTH} levels"
+
+
+def _nested_deeper_than(value, limit: int) -> bool:
+    """Whether arrays and objects nest more than `limit` deep; level by level,
+    so this needs no stack of its own."""
+    level = [value]
+    for _ in range(limit + 1):
+        containers = [node for node in level if isinstance(node, (dict, list))]
+        if not containers:
+            return False
+        level = [child for node in containers for child in (node.values() if isinstance(node, dict) else node)]
+    return True
 
 
 def load_payload(raw: bytes):
     """The delivery's JSON, with its strings made storable (_storable) when the
     raw bytes say they may need it, which nearly no delivery does: the copy is
     kept off the ingest path otherwise."""
-    body = json.loads(raw)
+    try:
+        body = json.loads(raw)
+    except RecursionError:  # thousands of levels: json gives up before we could count them
+        raise PayloadError(TOO_DEEP) from None
+    # No more brackets than MAX_DEPTH, no deeper than that: nearly every delivery skips the walk.
+    if raw.count(b"[") + raw.count(b"{") > MAX_DEPTH and _nested_deeper_than(body, MAX_DEPTH):
+        raise PayloadError(TOO_DEEP)
     if _MAYBE_UNSTORABLE.search(raw) or json.detect_encoding(raw) != "utf-8":
         body = _storable(body)
     return body
@@ -109,8 +131,13 @@ def parse_events(body) -> list[Event]:
         account_id = str(entry["id"]) if entry.get("id") not in (None, "") else None
         entry_time = entry.get("time")
         for field, value in _items(entry):
-            identity = json.dumps([obj, account_id, entry_time, field, value], sort_keys=True,
-                                  separators=(",", ":"), default=str)
+            try:
+                # identity holds all the event stores: allow_nan=False refuses what jsonb
+                # cannot hold, NaN, Infinity and numbers beyond a double (1e400 reads as inf).
+                identity = json.dumps([obj, account_id, entry_time, field, value], sort_keys=True,
+                                      separators=(",", ":"), default=str, allow_nan=False)
+            except ValueError:
+                raise PayloadError("numbers must be finite: no NaN, Infinity or 1e400") from None
             events.append(Event(
                 dedupe_key=hashlib.sha256(identity.encode()).hexdigest(),
                 object=obj,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
 from app import accounts
-from app.forms import ActionForm, LoginForm, RegisterForm
+from app.forms import CONTROL_CHARACTERS, ActionForm, LoginForm, RegisterForm
 from app.security import hash_password, verify_password
 from app.services import current_user_id, services
 
@@ -16,10 +16,21 @@ log = logging.getLogger("app.auth")
 
 
 def _safe_next(target: str | None) -> str:
-    # Only same-site paths: "//host" or "https://..." would be an open redirect.
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """target when a browser would take it to a path on this site, else the dashboard.
+
+    "//host" or "https://..." would be an open redirect.  Read as a browser
+    reads a URL (WHATWG): it trims spaces and takes "\\" for "/", so " //host"
+    and "/\\host" are off-site too.  Control characters, which it drops or
+    trims as well, were refused before this."""
+    path = (target or "").strip(" ").replace("\\", "/")
+    if path.startswith("/") and not path.startswith("//"):
+        return path
     return url_for("dashboard.index")
+
+
+def _log_refused(form) -> None:
+    # Field names only: the values may be passwords.
+    log.warning("form refused", extra={"form": request.endpoint, "invalid": sorted(form.errors)})
 
 
 def _start_session(user_id: int) -> None:
@@ -40,12 +51,19 @@ def register():
             log.info("user registered", extra={"user_id": user_id})
             _start_session(user_id)
             return redirect(url_for("dashboard.index"))
+    elif form.is_submitted():
+        _log_refused(form)
     status = 400 if request.method == "POST" else 200
     return render_template("register.html", form=form), status
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
+    next_target = request.args.get("next")
+    if next_target and CONTROL_CHARACTERS.search(next_target):
+        # Refused, not ignored: "/\t/host" is "//host" to a browser, and CR/LF cannot go in a header.
+        log.warning("login refused", extra={"reason": "control characters in next"})
+        abort(400, "The next parameter contains control characters.")
     form = LoginForm()
     if form.validate_on_submit():
         with services().pool.connection() as conn:
@@ -56,9 +74,11 @@ def login():
         if ok:
             log.info("user logged in", extra={"user_id": user["id"]})
             _start_session(user["id"])
-            return redirect(_safe_next(request.args.get("next")))
+            return redirect(_safe_next(next_target))
         log.warning("failed login", extra={"remote_addr": request.remote_addr})
         form.password.errors.append("Wrong email or password.")
+    elif form.is_submitted():
+        _log_refused(form)
     status = 400 if request.method == "POST" else 200
     return render_template("login.html", form=form), status
 

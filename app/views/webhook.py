@@ -121,5 +121,5 @@ class WebhookReceiver:
     @staticmethod
     def _reject(outcome: str, status: int, message: str) -> tuple[int, dict]:
         WEBHOOKS_RECEIVED.labels(outcome).inc()
-        log.warning("webhook rejected", extra={"outcome": outcome})
+        log.warning("webhook rejected", extra={"outcome": outcome, "reason": message})
         return status, {"error": message}

@@ -99,6 +99,17 @@ def user_client(client):
 
 
 @pytest.fixture
+def unlimited_client(make_app, env):
+    """A client whose login and register submissions are not rate limited
+    (for tests that submit many), with "owner@example.com" registered and
+    logged out."""
+    client = make_app({**env, "AUTH_RATE_LIMIT": "100000 per minute"}).test_client()
+    helpers.register(client, "owner@example.com")
+    helpers.logout(client)
+    return client
+
+
+@pytest.fixture
 def connected(user_client, meta):
     """A logged-in client with one Instagram account connected through OAuth."""
     account = meta.add_account(username="shopfront", followers_count=1234, media_count=56)

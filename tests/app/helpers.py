@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import os
 import re
 import signal
@@ -79,6 +80,13 @@ def logout(client):
     return response
 
 
+def refused_once(caplog, message: str) -> None:
+    """Hostile input is logged once, as a warning without a traceback, and nothing louder is."""
+    records = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.getMessage()) for r in records] == [("WARNING", message)]
+    assert records[0].exc_info is None
+
+
 def follow_authorize(client, meta, as_user: str | None = None, start_path: str = "/oauth/start") -> str:
     """/oauth/start, then the fake's consent screen; returns the callback path+query."""
     start = client.get(start_path)
@@ -135,6 +143,10 @@ def post_webhook(client, payload, secret: str = APP_SECRET, signature: str | Non
     if signature:
         headers["X-Hub-Signature-256"] = signature
     return client.post("/webhook", data=body, content_type="application/json", headers=headers)
+
+
+def count_events(db) -> int:
+    return db.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
 
 
 def drain(env: dict, **overrides) -> dict:

@@ -2,7 +2,7 @@
 
 import time
 
-from tests.app.helpers import PASSWORD, csrf_token, dead_database_app, login, logout, register
+from tests.app.helpers import PASSWORD, csrf_token, dead_database_app, login, logout, refused_once, register
 
 
 def session_cookie_header(response) -> str:
@@ -58,13 +58,77 @@ def test_login_logout_cycle(client):
     assert client.get("/api/me").get_json()["user"]["email"] == "cycle@example.com"
 
 
-def test_login_next_cannot_redirect_off_site(client):
-    register(client, "next@example.com")
-    logout(client)
-    for target in ("//evil.example", "https://evil.example/", "/\\evil.example"):
-        response = login(client, "next@example.com", query_string={"next": target})
-        assert response.headers["Location"] == "/", target
+def last_login(db):
+    return db.execute("SELECT last_login_at FROM users WHERE email = 'owner@example.com'").fetchone()[0]
+
+
+# `next` as it is sent in the query string -> where a successful login sends the browser.
+# A browser trims spaces and reads "\" as "/" (WHATWG URL parsing), so those count as off-site.
+NEXT_REDIRECTS = {
+    "/api/me?x=1": "/api/me?x=1",
+    "/api/me%3Fx%3D1": "/api/me?x=1",
+    "%20/api/me": "/api/me",
+    "//evil.example": "/",
+    "https://evil.example/": "/",
+    "HtTpS://evil.example/": "/",
+    "HtTpS:evil.example": "/",
+    "/%5Cevil.example": "/",
+    "/%5cevil.example": "/",
+    "%5C%5Cevil.example": "/",
+    "/%5C/evil.example": "/",
+    "%20//evil.example": "/",
+    # Double-encoded: one level is decoded, the rest stays an encoded path on this site.
+    "/%2509/evil.example": "/%09/evil.example",
+    "/%250a/evil.example": "/%0a/evil.example",
+    "/%250D/evil.example": "/%0D/evil.example",
+    "/%255Cevil.example": "/%5Cevil.example",
+    "%252F%252Fevil.example": "/",
+    "%255C%255Cevil.example": "/",
+}
+
+
+def test_login_next_redirects_only_to_local_paths(unlimited_client):
+    client = unlimited_client
+    for target, location in NEXT_REDIRECTS.items():
+        response = login(client, "owner@example.com", query_string=f"next={target}")
+        assert (response.status_code, response.headers.get("Location")) == (302, location), target
         logout(client)
+
+
+# A browser drops a tab or newline from a URL ("/\t/host" is "//host"), and CR/LF cannot go in a header.
+NEXT_WITH_CONTROL_CHARACTERS = ("/%09/evil.example", "/%0a/evil.example", "/%0d/evil.example",
+                                "/%0D%0ASet-Cookie:%20x=1", "%09//evil.example", "/ok%00", "/ok%7F", "/%C2%85")
+
+
+def test_login_refuses_next_with_control_characters(unlimited_client, db, caplog):
+    client = unlimited_client
+    for target in NEXT_WITH_CONTROL_CHARACTERS:
+        caplog.clear()
+        response = login(client, "owner@example.com", query_string=f"next={target}")
+        assert response.status_code == 400 and "Location" not in response.headers, target
+        assert "control characters" in response.get_data(as_text=True), target
+        refused_once(caplog, "login refused")
+        assert client.get("/").status_code == 302, target   # not logged in
+        assert client.get(f"/login?next={target}").status_code == 400, target
+    assert last_login(db) is None
+
+
+def test_control_characters_in_form_fields_are_refused(unlimited_client, db, caplog):
+    client = unlimited_client
+    submissions = (
+        ("/register", {"email": "nul\x00@example.com", "password": PASSWORD, "confirm": PASSWORD}),
+        ("/register", {"email": "other@example.com", "password": PASSWORD + "\x00", "confirm": PASSWORD + "\x00"}),
+        ("/login", {"email": "owner\x00@example.com", "password": PASSWORD}),
+        ("/login", {"email": "owner@example.com\x1b", "password": PASSWORD}),
+    )
+    for path, data in submissions:
+        caplog.clear()
+        response = client.post(path, data={**data, "csrf_token": csrf_token(client, path)})
+        assert response.status_code == 400, data
+        assert "Control characters are not allowed." in response.get_data(as_text=True), data
+        refused_once(caplog, "form refused")
+    assert db.execute("SELECT count(*) FROM users").fetchone()[0] == 1
+    assert last_login(db) is None
 
 
 def test_logout_needs_post_with_csrf(client):

@@ -9,7 +9,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from app.security import TokenCipher
 from tests.app import helpers
-from tests.app.helpers import ENCRYPTION_KEY, REDIRECT_URI, follow_authorize
+from tests.app.helpers import ENCRYPTION_KEY, REDIRECT_URI, follow_authorize, refused_once
 
 
 def account_rows(db):
@@ -118,6 +118,21 @@ def test_tampered_state_is_rejected(user_client, meta, db):
                 forged_state(1, secret="not-the-state-secret-at-all")):
         response = user_client.get("/oauth/callback?" + urlencode({"code": query["code"][0], "state": bad}))
         assert response.status_code == 400, bad
+    assert account_rows(db) == [] and meta.calls("/oauth/access_token") == []
+
+
+def test_hostile_state_is_a_400_with_one_warning(user_client, meta, db, caplog):
+    # The edge rate-limits the callback; what gets through it is checked here.
+    hostile = ["\x00", "\r\nX-Injected: 1", "a" * 100_000, "\u00e9\ufffd", "..", "%", "a.b.c", "a.b.c.d"]
+    queries = [urlencode({"code": "x", "state": state}) for state in hostile]
+    queries.append("code=x&state=%ED%A0%80%FF")   # not UTF-8: a lone surrogate's bytes, then 0xFF
+    for query in queries:
+        caplog.clear()
+        response = user_client.get("/oauth/callback?" + query)
+        assert response.status_code == 400, query[:40]
+        assert "invalid or has expired" in response.get_data(as_text=True), query[:40]
+        refused_once(caplog, "oauth callback rejected")
+    assert db.execute("SELECT count(*) FROM oauth_state_nonces").fetchone()[0] == 0
     assert account_rows(db) == [] and meta.calls("/oauth/access_token") == []
 
 

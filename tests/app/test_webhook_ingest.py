@@ -8,15 +8,12 @@ import pytest
 
 from app.migrate import discover, migrate
 from tests.app import helpers
-from tests.app.helpers import VERIFY_TOKEN, break_pooled_connections, dead_database_app, post_webhook
+from tests.app.helpers import (VERIFY_TOKEN, break_pooled_connections, count_events, dead_database_app, post_webhook,
+                               refused_once)
 from tests.app.pgserver import PostgresServer
 from tests.fakemeta import sign
 
 ACCOUNT = "17841400000000099"
-
-
-def count_events(db) -> int:
-    return db.execute("SELECT count(*) FROM webhook_events").fetchone()[0]
 
 
 # --- verification handshake ---------------------------------------------------------
@@ -99,6 +96,44 @@ def test_json_without_entries_is_400(client, db):
                     {"object": "instagram", "entry": [{"id": "1", "changes": [{"value": {}}]}]}):
         assert post_webhook(client, payload).status_code == 400, payload
     assert count_events(db) == 0
+
+
+def comment_with_value(value: bytes) -> bytes:
+    return (b'{"object":"instagram","entry":[{"id":"%s","time":1700000000,"field":"comments","value":%s}]}'
+            % (ACCOUNT.encode(), value))
+
+
+# Signed, but not something we can queue: (body, what the 400 says).
+UNPROCESSABLE = {
+    "nested 5,000 deep": (b"[" * 5000 + b"]" * 5000, "nested deeper than"),
+    "nested 5,000 deep inside a delivery": (comment_with_value(b"[" * 5000 + b"]" * 5000), "nested deeper than"),
+    # Storable, but the API and the processor would run out of stack reading it back.
+    "nested 900 deep": (comment_with_value(b"[" * 900 + b"]" * 900), "nested deeper than"),
+    "NaN": (comment_with_value(b'{"id":"c-1","n":NaN}'), "finite"),
+    "Infinity": (comment_with_value(b'{"id":"c-1","n":Infinity}'), "finite"),
+    "-Infinity in messaging": (b'{"object":"instagram","entry":[{"id":"1","messaging":[{"t":-Infinity}]}]}', "finite"),
+    "1e400": (comment_with_value(b'{"id":"c-1","n":1e400}'), "finite"),
+    "-1E400 as the entry time": (b'{"object":"instagram","entry":[{"id":"1","time":-1E400,"field":"comments",'
+                                 b'"value":{}}]}', "finite"),
+}
+
+
+@pytest.mark.parametrize("case", UNPROCESSABLE)
+def test_unprocessable_signed_delivery_is_400_logged_once_and_stores_nothing(client, db, caplog, case):
+    body, reason = UNPROCESSABLE[case]
+    response = post_webhook(client, body)
+    assert response.status_code == 400 and reason in response.get_json()["error"]
+    refused_once(caplog, "webhook rejected")
+    assert count_events(db) == 0
+
+
+def test_nesting_is_refused_beyond_64_levels():
+    from app.webhooks import PayloadError, load_payload
+    assert load_payload(b"[" * 64 + b"]" * 64)
+    assert load_payload(b'{"a":' * 64 + b"1" + b"}" * 64)
+    for deep in (b"[" * 65 + b"]" * 65, b'{"a":' * 65 + b"1" + b"}" * 65, ("[" * 65 + "]" * 65).encode("utf-16")):
+        with pytest.raises(PayloadError, match="nested deeper than 64 levels"):
+            load_payload(deep)
 
 
 def test_body_over_limit_is_413_and_stores_nothing(make_app, env, db):
