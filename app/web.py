@@ -22,7 +22,7 @@ from app.ratelimit import SCHEME as PG_LIMIT_SCHEME
 from app.security import OAuthStateSigner, TokenCipher
 from app.services import EXTENSION_KEY, Services, wants_json
 from app.sessions import PostgresSessionInterface, raise_if_unavailable
-from app.views import api, auth, dashboard, monitoring, oauth, webhook
+from app.views import AccountIdConverter, api, auth, dashboard, monitoring, oauth, webhook
 
 log = logging.getLogger("app.web")
 SESSION_LIFETIME = dt.timedelta(days=7)
@@ -165,6 +165,9 @@ def create_app(config: Config | None = None) -> Flask:
         states=OAuthStateSigner(config.oauth_state_secret), started_monotonic=time.monotonic(),
     )
     app.extensions[EXTENSION_KEY] = svc
+    # Browsers ask for /favicon.ico on a first visit, whatever the pages link.
+    app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
+    app.url_map.converters["account"] = AccountIdConverter
     for module in (auth, dashboard, oauth, api, webhook, monitoring):
         app.register_blueprint(module.bp)
     CSRFProtect(app)  # POST /webhook never reaches Flask: Meta signs its deliveries instead

@@ -36,7 +36,7 @@ def list_accounts():
         return jsonify(accounts=accounts.list_accounts(conn, current_user_id()))
 
 
-@bp.get("/accounts/<account_id>")
+@bp.get("/accounts/<account:account_id>")
 @login_required
 def get_account(account_id: str):
     with services().pool.connection() as conn:
@@ -44,7 +44,7 @@ def get_account(account_id: str):
     return jsonify(account=account) if account else _not_found()
 
 
-@bp.delete("/accounts/<account_id>")
+@bp.delete("/accounts/<account:account_id>")
 @login_required
 def delete_account(account_id: str):
     if not disconnect_account(current_user_id(), account_id):
@@ -52,7 +52,7 @@ def delete_account(account_id: str):
     return jsonify(deleted=True, account_id=account_id)
 
 
-@bp.post("/accounts/<account_id>/refresh")
+@bp.post("/accounts/<account:account_id>/refresh")
 @login_required
 def refresh(account_id: str):
     result = refresh_account_now(current_user_id(), account_id)
@@ -67,7 +67,7 @@ def refresh(account_id: str):
     return jsonify(body), status
 
 
-@bp.get("/accounts/<account_id>/events")
+@bp.get("/accounts/<account:account_id>/events")
 @login_required
 def events(account_id: str):
     limit = request.args.get("limit", EVENT_LIMIT_DEFAULT, type=int)

@@ -27,7 +27,7 @@ def _checked_form() -> None:
         abort(400)
 
 
-@bp.post("/accounts/<account_id>/disconnect")
+@bp.post("/accounts/<account:account_id>/disconnect")
 @login_required
 def disconnect(account_id: str):
     _checked_form()
@@ -37,7 +37,7 @@ def disconnect(account_id: str):
     return redirect(url_for("dashboard.index"))
 
 
-@bp.post("/accounts/<account_id>/refresh")
+@bp.post("/accounts/<account:account_id>/refresh")
 @login_required
 def refresh(account_id: str):
     _checked_form()

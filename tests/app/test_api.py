@@ -114,3 +114,13 @@ def test_dashboard_lists_account_and_its_buttons_work(connected, user_client, db
     gone = user_client.post(f"/accounts/{account_id}/disconnect", data={"csrf_token": token})
     assert gone.status_code == 302
     assert db.execute("SELECT count(*) FROM instagram_accounts").fetchone()[0] == 0
+
+
+def test_an_account_id_with_control_characters_is_not_found(connected, user_client):
+    """A NUL reached PostgreSQL (which refuses it in text) and answered 500 to a logged-in user."""
+    headers = api_headers(user_client)
+    for bad in ("a%00b", "%00", "a%0Ab", "%7F"):
+        assert user_client.get(f"/api/accounts/{bad}").status_code == 404, bad
+        assert user_client.get(f"/api/accounts/{bad}/events").status_code == 404, bad
+        assert user_client.delete(f"/api/accounts/{bad}", headers=headers).status_code == 404, bad
+        assert user_client.post(f"/api/accounts/{bad}/refresh", headers=headers).status_code == 404, bad

@@ -257,3 +257,10 @@ def test_pages_answer_503_when_the_database_is_unreachable(make_app, env, caplog
         # One access line, and the one-line error without a traceback.
         assert [r.getMessage() for r in caplog.records if r.name == "app.access"] == [f"{method.upper()} {path} 503"]
         assert not any(r.exc_info for r in caplog.records), path
+
+
+def test_the_site_has_an_icon(client):
+    """A browser's first visit asks for /favicon.ico: a 404 there filled the logs."""
+    icon = client.get("/favicon.ico")
+    assert icon.status_code == 200 and icon.mimetype == "image/svg+xml" and b"<svg" in icon.data
+    assert 'rel="icon" href="/static/favicon.svg"' in client.get("/login").get_data(as_text=True)

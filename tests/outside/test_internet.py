@@ -6,13 +6,20 @@ import re
 import secrets
 from datetime import datetime, timezone
 from html.parser import HTMLParser
+from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 import pytest
 
+from tests.sandbox import secrets as sandbox_secrets
+
 SCANNED_PORTS = [*range(1, 1025), 3000, 5432, 6379, 8080, 8443]
 BURST = 20  # requests in a /login burst: enough to pass any sane strict limit, bounded
 BAD_SIGNATURE = "sha256=" + "0" * 64  # well-formed, wrong
+
+
+def secrets_of(target) -> dict[str, str]:
+    return sandbox_secrets.read(Path(target.data["secrets_file"]))
 
 
 def https(vantage, path="/"):
@@ -226,3 +233,28 @@ def test_larger_webhook_burst_gets_429(internet, target):
     count = target.data["webhook_rate_burst"] * 2
     codes = internet.burst(https(internet, "/webhook"), count, *webhook_post(BAD_SIGNATURE))
     assert "429" in codes and set(codes) == {"403", "429"}, sorted(set(codes))
+
+
+def test_slow_clients_are_cut_off_and_limited_per_address(internet, target):
+    """A slowloris: more requests at once than nginx_connections_per_client, each
+    never sending its body. Those over the limit get 429 at once; the rest are
+    closed once nginx_client_timeout passes without a byte (bounded: 30 s)."""
+    limit, timeout = target.data["nginx_connections_per_client"], int(target.data["nginx_client_timeout"].rstrip("s"))
+    result = internet.probe("slow", internet.address, internet.domain, str(limit + 5), "30")
+    assert result["statuses"].count(429) == 5, result
+    held = [held for status, held in zip(result["statuses"], result["held"]) if status != 429]
+    assert len(held) == limit and all(timeout - 1 <= seconds <= timeout + 5 for seconds in held), result
+
+
+def test_favicon_is_served(internet):
+    assert internet.status(https(internet, "/favicon.ico")) == 200
+
+
+def test_the_webhook_handshake_token_is_not_logged(internet, host, target):
+    verify_token = secrets_of(target)["VERIFY_TOKEN"]
+    marker = secrets.token_hex(8)
+    status = internet.status(https(internet, f"/webhook?hub.mode=subscribe&hub.verify_token={verify_token}"
+                                             f"&hub.challenge={marker}"))
+    assert status == 200
+    logged = host.check_output("grep -h 'GET /webhook' /var/log/nginx/access.log | tail -n 5")
+    assert "GET /webhook HTTP/" in logged and verify_token not in logged and marker not in logged, logged
