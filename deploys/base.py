@@ -125,6 +125,12 @@ def synchronise_time():
         activate="systemctl restart chrony",
     )
     systemd.service(
+        name="Restart chrony for its changed drop-in",
+        service="chrony",
+        restarted=True,
+        _if=changed.did_change,
+    )
+    systemd.service(
         name="Keep chrony enabled and running",
         service="chrony",
         running=True,
