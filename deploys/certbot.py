@@ -63,6 +63,7 @@ template(
     src="templates/etc/letsencrypt/renewal-hooks/deploy/reload-nginx.j2",
     dest="/etc/letsencrypt/renewal-hooks/deploy/reload-nginx",
     mode="755",
+    nginx_reload=NGINX_RELOAD,
 )
 
 

@@ -18,6 +18,12 @@ apt.packages(
     name="Install nginx",
     packages=["nginx"],
 )
+template(
+    name="Install nginx-reload (check, reload, and fail unless nginx took the new config up)",
+    src="templates/usr/local/sbin/nginx-reload.j2",
+    dest=NGINX_RELOAD,
+    mode="755",
+)
 files.directory(
     name="ACME http-01 webroot",
     path=host.data.acme_webroot,

@@ -1,7 +1,8 @@
 """What the nginx and certbot deploys share."""
 
-# Never reload into a config nginx refuses; start it if it is not running.
-NGINX_RELOAD = "nginx -t -q && systemctl reload-or-restart nginx"
+# Checks, reloads (or starts) and fails unless nginx took the new config up:
+# templates/usr/local/sbin/nginx-reload.j2, installed by deploys/nginx.py.
+NGINX_RELOAD = "/usr/local/sbin/nginx-reload"
 
 
 def live_dir(domain: str) -> str:

@@ -32,3 +32,23 @@ def test_broken_site_config_keeps_the_previous_one_serving(sandbox_inventory, ho
     finally:
         run_deploy(sandbox_inventory, "deploys/nginx.py")
     assert host.file(SITE).sha256sum == live_before
+
+
+def test_a_reload_nginx_refuses_fails_the_deploy(sandbox_inventory, host, target, repo_copy):
+    """`nginx -t` accepts a limit zone whose key changed, but the running master
+    refuses to reload into it and keeps the old config: the deploy must say so."""
+    site = repo_copy / "templates/etc/nginx/sites-available/insta-connect-demo.j2"
+    site.write_text(site.read_text().replace("limit_req_zone $binary_remote_addr zone=webhook:",
+                                             "limit_req_zone $http_x_drill zone=webhook:"))
+    workers_before = workers(host)
+    try:
+        proc = run_deploy(sandbox_inventory, "deploys/nginx.py", check=False, cwd=repo_copy)
+        assert proc.returncode != 0, "the deploy passed although nginx kept its old config"
+        assert "nginx refused to reload; the previous configuration still serves" in proc.stdout, proc.stdout[-3000:]
+        assert 'limit_req "webhook" uses the "$http_x_drill" key' in proc.stdout
+        assert workers(host) == workers_before
+        assert serving(host, target.data["domain"]) == "301"
+    finally:
+        # nginx -t accepted the file, so it went live: the repo's own version puts the old one back.
+        run_deploy(sandbox_inventory, "deploys/nginx.py")
+    assert "$http_x_drill" not in host.file(SITE).content_string

@@ -35,7 +35,8 @@ def test_nginx_serves_the_live_certificate(host, target, live):
 def test_renewal_by_timer_with_nginx_reload(host):
     assert host.service("certbot.timer").is_enabled and host.service("certbot.timer").is_running
     hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/reload-nginx")
-    assert hook.mode == 0o755 and "systemctl reload nginx" in hook.content_string
+    assert hook.mode == 0o755 and "/usr/local/sbin/nginx-reload" in hook.content_string
+    assert "systemctl reload nginx" in host.file("/usr/local/sbin/nginx-reload").content_string
 
 
 def test_renewals_trust_the_same_acme_ca(host, target):
