@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.host.conftest import exposure, unit_properties
+
 
 @pytest.fixture(scope="module")
 def live(target) -> str:
@@ -45,3 +47,10 @@ def test_renewals_trust_the_same_acme_ca(host, target):
         assert host.file("/etc/letsencrypt/acme-ca-bundle.pem").content_string == target.data["acme_ca_bundle"]
     else:
         assert "REQUESTS_CA_BUNDLE" not in environment
+
+
+def test_renewals_run_in_a_sandbox(host, target):
+    assert exposure(host, "certbot.service") <= target.data["daemon_exposure_max"]
+    props = unit_properties(host, "certbot.service", "ProtectSystem", "ReadWritePaths", "CapabilityBoundingSet")
+    assert props["ProtectSystem"] == "strict" and props["CapabilityBoundingSet"] == ""
+    assert target.data["acme_webroot"] in props["ReadWritePaths"].split()  # the http-01 challenges
