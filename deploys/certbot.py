@@ -1,6 +1,7 @@
 """TLS with certbot (distro package, webroot). The first deploy replaces
 nginx's placeholder with an issued certificate; later runs leave a valid one
-alone; certbot's own systemd timer renews, and a deploy hook reloads nginx."""
+alone; certbot's own systemd timer renews, in a systemd sandbox (a drop-in),
+and a deploy hook reloads nginx."""
 
 from io import StringIO
 
@@ -10,7 +11,7 @@ from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.edge import NGINX_RELOAD, live_dir
 from deploys.lib.templates import template
-from deploys.lib.units import units_changed
+from deploys.lib.units import UNIT_DIR, restart_for_drop_ins, units_changed
 
 domain = host.data.domain
 directory = host.data.acme_directory
@@ -18,6 +19,8 @@ live = live_dir(domain)
 renewal_conf = f"/etc/letsencrypt/renewal/{domain}.conf"
 placeholder_aside = f"/var/lib/letsencrypt/placeholder-{domain}"
 bundle = "/etc/letsencrypt/acme-ca-bundle.pem"
+sandboxing = f"{UNIT_DIR}/certbot.service.d/sandboxing.conf"
+hook = "/etc/letsencrypt/renewal-hooks/deploy/reload-nginx"
 ca_env = {"REQUESTS_CA_BUNDLE": bundle} if host.data.acme_ca_bundle else {}
 
 apt.packages(
@@ -54,16 +57,22 @@ no_drop_in = files.file(
     present=False,
     _if=lambda: not host.data.acme_ca_bundle,
 )
+sandbox = template(
+    name="certbot.service sandbox (drop-in)",
+    src=f"templates{sandboxing}.j2",
+    dest=sandboxing,
+    mode="644",
+    create_remote_dir=True,
+)
 systemd.daemon_reload(
-    name="Reload systemd units (certbot.service drop-in changed)",
-    _if=units_changed((drop_in, no_drop_in), ("certbot.service",)),
+    name="Reload systemd units (certbot.service drop-ins changed)",
+    _if=units_changed((drop_in, no_drop_in, sandbox), ("certbot.service",)),
 )
 template(
     name="Deploy hook: reload nginx after each renewal",
-    src="templates/etc/letsencrypt/renewal-hooks/deploy/reload-nginx.j2",
-    dest="/etc/letsencrypt/renewal-hooks/deploy/reload-nginx",
+    src=f"templates{hook}.j2",
+    dest=hook,
     mode="755",
-    nginx_reload=NGINX_RELOAD,
 )
 
 
@@ -93,6 +102,21 @@ server.shell(
     ],
     _env=ca_env,
     _if=needs_issue,
+)
+# certbot.service is a oneshot the timer starts: run it once, as the timer would
+# (a renew pass: nothing is due unless a renewal really is), then the deploy
+# hook in the same sandbox, added for this run only: certbot itself only warns
+# when a hook fails, so a sandbox that kept the hook from reloading nginx would
+# pass unseen until the certificate expired. Again whenever the hook changes.
+check_drop_in = "/run/systemd/system/certbot.service.d/zz-deploy-check.conf"
+restart_for_drop_ins(
+    "certbot.service", (sandboxing, hook),
+    check=(f"trap 'rm -f {check_drop_in}; systemctl daemon-reload' EXIT; "
+           f"mkdir -p {check_drop_in.rsplit('/', 1)[0]} && "
+           f"printf '[Service]\\nExecStartPost={hook}\\n' > {check_drop_in} && "
+           "systemctl daemon-reload && systemctl start certbot.service"),
+    checks="a renew pass and the deploy hook's nginx reload succeed",
+    restart=False,
 )
 systemd.service(
     name="certbot.timer renews twice a day",

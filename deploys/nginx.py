@@ -1,6 +1,7 @@
 """nginx: the public edge. Port 80 serves the ACME webroot and redirects the
 rest; port 443 terminates TLS and proxies to the app. The site goes live only
-after `nginx -t` accepts it (deploys/lib/validated.py)."""
+after `nginx -t` accepts it (deploys/lib/validated.py). nginx runs in a systemd
+sandbox (a drop-in), restarted into it once per change of the drop-in."""
 
 from pyinfra import host
 from pyinfra.facts.files import Directory
@@ -8,15 +9,30 @@ from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.edge import NGINX_RELOAD, live_dir
 from deploys.lib.templates import template
+from deploys.lib.units import UNIT_DIR, enable_and_start, restart_for_drop_ins, units_changed
 from deploys.lib.validated import checked_in_copy, validated_template
 
 domain = host.data.domain
 site = host.data.app_name
 live = live_dir(domain)
+sandboxing = f"{UNIT_DIR}/nginx.service.d/sandboxing.conf"
 
 apt.packages(
     name="Install nginx",
     packages=["nginx"],
+)
+# Loaded now, so every reload below already checks the config in the sandbox;
+# the running nginx moves into it with the restart at the end.
+drop_in = template(
+    name="nginx.service sandbox (drop-in)",
+    src=f"templates{sandboxing}.j2",
+    dest=sandboxing,
+    mode="644",
+    create_remote_dir=True,
+)
+systemd.daemon_reload(
+    name="Reload systemd units (nginx.service drop-in changed)",
+    _if=units_changed((drop_in,), ("nginx.service",)),
 )
 template(
     name="Install nginx-reload (check, reload, and fail unless nginx took the new config up)",
@@ -90,9 +106,18 @@ server.shell(
     commands=[NGINX_RELOAD],
     _if=lambda: any(op.did_change() for op in enabled_sites),
 )
-systemd.service(
-    name="Keep nginx enabled and running",
-    service="nginx",
-    enabled=True,
-    running=True,
+started = enable_and_start("nginx.service")
+# Port 80 answered by a worker (the redirect), TLS on 443, and a reload, whose
+# `nginx -t` runs in the sandbox (certbot's deploy hook relies on it).
+http = "curl -s -o /dev/null --noproxy '*' --max-time 10"
+restart_for_drop_ins(
+    "nginx.service", (sandboxing,),
+    check=" && ".join([
+        "systemctl is-active --quiet nginx",
+        f"{http} -w '%{{http_code}}' -H 'Host: {domain}' http://127.0.0.1/ | grep -qx 301",
+        f"{http} -k --resolve {domain}:443:127.0.0.1 https://{domain}/",
+        "systemctl reload nginx",
+    ]),
+    checks="active, answers on 80 and 443, reloads",
+    restarted_anyway=started.did_change,
 )

@@ -1,5 +1,6 @@
 """PostgreSQL: the packages for the host's release, localhost-only scram-sha-256
-access, memory sized from the host's RAM, and the app's role and database."""
+access, memory sized from the host's RAM, the app's role and database, and the
+cluster's unit in a systemd sandbox (a drop-in)."""
 
 from pyinfra import host
 from pyinfra.api import deploy
@@ -13,6 +14,7 @@ from deploys.lib.operations import postgres_role_password
 from deploys.lib.owed import mark_done, owed
 from deploys.lib.postgres import AS_POSTGRES, memory_settings, postgres_plan
 from deploys.lib.templates import template
+from deploys.lib.units import UNIT_DIR, restart_for_drop_ins, units_changed
 from deploys.lib.validated import checked_in_copy, validated_template
 
 CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a validate and reload are owed for the config files
@@ -40,8 +42,28 @@ def add_pgdg_repository():
     )
 
 
+@deploy("PostgreSQL sandbox")
+def sandbox_cluster(unit: str, drop_in: str, major: int):
+    """Install the cluster unit's sandbox and load it; the restart into it comes
+    once the configuration is in place (restart_for_drop_ins)."""
+    installed = template(
+        name=f"{unit} sandbox (drop-in)",
+        src="templates/etc/systemd/system/postgresql@.service.d/sandboxing.conf.j2",
+        dest=drop_in,
+        mode="644",
+        create_remote_dir=True,
+        cluster=f"{major}-main",
+        data_directory=f"/var/lib/postgresql/{major}/main",
+    )
+    systemd.daemon_reload(
+        name=f"Reload systemd units ({unit} drop-in changed)",
+        _if=units_changed((installed,), (unit,)),
+    )
+
+
 @deploy("PostgreSQL configuration")
 def configure_postgres(major: int):
+    """Returns the restart for settings that need one."""
     conf_dir = f"/etc/postgresql/{major}/main"
     ram_mb = host.get_fact(MemTotalMb)
     # Read by `postgres -C` in a copy of conf_dir first, so a value the server
@@ -89,7 +111,7 @@ def configure_postgres(major: int):
     mark_done("Record that PostgreSQL has loaded its configuration", CONFIG_STAMP, config)
     # Asked of the server, not of this run's changes, so a setting left pending
     # by an interrupted earlier run still gets its restart.
-    systemd.service(
+    return systemd.service(
         name="Restart PostgreSQL for settings that need it (shared_buffers, port...)",
         service="postgresql",
         restarted=True,
@@ -106,16 +128,35 @@ except ValueError as error:
 if use_pgdg:
     add_pgdg_repository()
 
+cluster_unit = f"postgresql@{major}-main.service"
+cluster_drop_in = f"{UNIT_DIR}/{cluster_unit}.d/sandboxing.conf"
+
 apt.packages(
     name=f"Install PostgreSQL {major}",
     packages=[f"postgresql-{major}", f"postgresql-client-{major}"],
 )
-configure_postgres(major)
+sandbox_cluster(cluster_unit, cluster_drop_in, major)
+settings_restart = configure_postgres(major)
 systemd.service(
     name="Keep PostgreSQL enabled and running",
     service="postgresql",
     running=True,
     enabled=True,
+)
+# Answers on TCP loopback (the app's way in), and runs a JIT-compiled query (JIT
+# is why the sandbox has no MemoryDenyWriteExecute).
+port = host.data.db_port
+restart_for_drop_ins(
+    cluster_unit, (cluster_drop_in,),
+    check=" && ".join([
+        f"systemctl is-active --quiet {cluster_unit}",
+        f"pg_isready -q -h 127.0.0.1 -p {port}",
+        f"cd / && runuser -u postgres -- psql -XAtq -p {port} -c 'SET jit_above_cost = 0' "
+        "-c 'SELECT sum(n) FROM generate_series(1, 1000) AS n' >/dev/null",
+    ]),
+    checks="active, answers on loopback, runs a JIT-compiled query",
+    # postgresql.service's restart (for settings) restarts the cluster too (PartOf=).
+    restarted_anyway=settings_restart.did_change,
 )
 postgres.role(
     name=f"Create the {host.data.db_user} role (login, no superuser)",

@@ -1,13 +1,18 @@
 """SSH: a hardened sshd drop-in that goes live only once `sshd -t` accepts it,
-and team access from group data `team` (onboarding and offboarding)."""
+the little of a systemd sandbox that login sessions can live with, and team
+access from group data `team` (onboarding and offboarding)."""
 
 from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import Command, Users
-from pyinfra.operations import apt, files, server
+from pyinfra.operations import apt, files, server, systemd
 
+from deploys.lib.templates import template
+from deploys.lib.units import UNIT_DIR, restart_for_drop_ins, units_changed
 from deploys.lib.validated import checked_in_copy, validated_template
+
+SANDBOXING = f"{UNIT_DIR}/ssh.service.d/sandboxing.conf"
 
 
 def supported(query: str, wanted: list[str]) -> list[str]:
@@ -36,6 +41,26 @@ def harden_sshd():
         ciphers=supported("cipher", host.data.ssh_ciphers),
         macs=supported("mac", host.data.ssh_macs),
         host_key_algorithms=supported("key-sig", host.data.ssh_host_key_algorithms),
+    )
+    # Sessions inherit sshd's sandbox: see the template for what they keep.
+    sandbox = template(
+        name="ssh.service sandbox (drop-in)",
+        src=f"templates{SANDBOXING}.j2",
+        dest=SANDBOXING,
+        mode="644",
+        create_remote_dir=True,
+    )
+    systemd.daemon_reload(
+        name="Reload systemd units (ssh.service drop-in changed)",
+        _if=units_changed((sandbox,), ("ssh.service",)),
+    )
+    # The restart leaves open sessions (this deploy's too) alone (KillMode=process);
+    # a new connection on loopback gets as far as the host keys from the new sshd.
+    restart_for_drop_ins(
+        "ssh.service", (SANDBOXING,),
+        check="systemctl is-active --quiet ssh && port=$(sshd -T | awk '$1 == \"port\" {print $2; exit}') && "
+              "ssh-keyscan -T 5 -p \"$port\" 127.0.0.1 2>/dev/null | grep -q ' ssh-ed25519 '",
+        checks="active, and a new connection gets through key exchange",
     )
 
 

@@ -73,6 +73,10 @@ acme_ca_bundle = None  # PEM CA(s) certbot trusts for the ACME directory (REQUES
 acme_email = None  # contact address for the ACME account (expiry notices), or None for no address
 acme_webroot = "/var/www/letsencrypt"  # where certbot puts http-01 challenge files; nginx serves them on port 80
 
+# --- systemd sandboxes (drop-ins from deploys/nginx.py, postgres.py, certbot.py, ssh.py) ---
+daemon_exposure_max = 4.5  # highest `systemd-analyze security` exposure nginx, PostgreSQL and certbot may score (tests/host)
+ssh_exposure_max = 9.2  # ssh.service's own: its login sessions need full privileges (docs/security.md)
+
 # --- secrets (deploys/lib/credentials.py) ---------------------------------------
 # Looked up in order: the operator's environment, Doppler, then secrets_file.
 doppler_project = "insta-connect-demo"  # Doppler project (document section 6)

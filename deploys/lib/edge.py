@@ -1,7 +1,9 @@
 """What the nginx and certbot deploys share."""
 
-# Checks, reloads (or starts) and fails unless nginx took the new config up:
-# templates/usr/local/sbin/nginx-reload.j2, installed by deploys/nginx.py.
+# Reloads (or starts) nginx, whose ExecReload checks the config, and fails
+# unless nginx took it up: templates/usr/local/sbin/nginx-reload.j2, installed
+# by deploys/nginx.py. certbot's renewal hook, which only renews a
+# certificate, runs `systemctl reload nginx` itself.
 NGINX_RELOAD = "/usr/local/sbin/nginx-reload"
 
 

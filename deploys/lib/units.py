@@ -1,6 +1,7 @@
 """Installing systemd units: rendered from templates, checked with
 systemd-analyze verify before systemd loads them, then one daemon-reload;
-also on the next run, when an interrupted deploy left it owed."""
+also on the next run, when an interrupted deploy left it owed. And the restart
+that a daemon's changed drop-ins (its sandbox) call for."""
 
 from collections.abc import Callable
 
@@ -9,6 +10,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import server, systemd
 
 from deploys.lib.facts import UnitsNeedReload
+from deploys.lib.owed import mark_done, owed
 from deploys.lib.templates import template
 
 UNIT_DIR = "/etc/systemd/system"
@@ -71,3 +73,30 @@ def schedule_timer(timer: str, unit_op: OperationMeta) -> None:
         restarted=True,
         _if=lambda: unit_op.did_change() and not started.did_change(),
     )
+
+
+def restart_for_drop_ins(unit: str, files: tuple[str, ...], check: str, checks: str, restart: bool = True,
+                         restarted_anyway: Callable[[], bool] = lambda: False) -> None:
+    """After the daemon-reload for unit's changed drop-ins (a sandbox applies
+    only to processes started after it): restart unit, then run `check`
+    (shell; `checks` says what it proves), which must pass. Owed
+    (deploys/lib/owed.py) until both are done for `files` (the drop-ins, and
+    anything else the check proves works in the sandbox) as they are now:
+    once per change, again after a run interrupted in between, never on a
+    run that changed nothing. restart=False for a oneshot unit, whose check
+    runs it. restarted_anyway: the unit already (re)started since the
+    daemon-reload in this run (a first start, a restart for its config)."""
+    stamp = f"drop-ins-{unit}"
+    if restart:
+        systemd.service(
+            name=f"Restart {unit} for its changed drop-ins",
+            service=unit,
+            restarted=True,
+            _if=lambda: owed(stamp, files) and not restarted_anyway(),
+        )
+    server.shell(
+        name=f"Check {unit} under its drop-ins: {checks}",
+        commands=[check],
+        _if=lambda: owed(stamp, files),
+    )
+    mark_done(f"Record that {unit} runs under its current drop-ins", stamp, files)

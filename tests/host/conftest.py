@@ -20,6 +20,31 @@ def env_names(host, target) -> set[str]:
     return read_env_names(host, target.data)
 
 
+def unit_properties(host, unit: str, *names: str) -> dict[str, str]:
+    out = host.check_output("systemctl show %s -p %s", unit, ",".join(names))
+    return dict(line.split("=", 1) for line in out.splitlines())
+
+
+def exposure(host, unit: str) -> float:
+    """unit's overall exposure level from `systemd-analyze security` (0 to 10):
+    what its unit file and drop-ins, as loaded, allow."""
+    out = host.check_output("systemd-analyze security --no-pager %s | tail -1", unit)
+    return float(re.search(r"exposure level for \S+: ([\d.]+)", out)[1])
+
+
+def process_status(host, pid: str) -> dict[str, str]:
+    """/proc/<pid>/status as {field: value}: what the running process really got
+    (systemd-analyze scores the unit as loaded, not the process started before it)."""
+    out = host.check_output("cat /proc/%s/status", pid)
+    return {name: value.strip() for name, value in (line.split(":", 1) for line in out.splitlines())}
+
+
+def main_process_status(host, unit: str) -> dict[str, str]:
+    pid = unit_properties(host, unit, "MainPID")["MainPID"]
+    assert pid != "0", f"{unit} has no main process"
+    return process_status(host, pid)
+
+
 def listeners(host, port: int) -> set[str]:
     """Local addresses with a TCP socket listening on port."""
     out = host.check_output("ss -Hltn 'sport = :%s'", str(port))

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.host.conftest import exposure, unit_properties
+
 
 @pytest.fixture(scope="module")
 def live(target) -> str:
@@ -35,8 +37,7 @@ def test_nginx_serves_the_live_certificate(host, target, live):
 def test_renewal_by_timer_with_nginx_reload(host):
     assert host.service("certbot.timer").is_enabled and host.service("certbot.timer").is_running
     hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/reload-nginx")
-    assert hook.mode == 0o755 and "/usr/local/sbin/nginx-reload" in hook.content_string
-    assert "systemctl reload nginx" in host.file("/usr/local/sbin/nginx-reload").content_string
+    assert hook.mode == 0o755 and "systemctl reload nginx" in hook.content_string
 
 
 def test_renewals_trust_the_same_acme_ca(host, target):
@@ -46,3 +47,10 @@ def test_renewals_trust_the_same_acme_ca(host, target):
         assert host.file("/etc/letsencrypt/acme-ca-bundle.pem").content_string == target.data["acme_ca_bundle"]
     else:
         assert "REQUESTS_CA_BUNDLE" not in environment
+
+
+def test_renewals_run_in_a_sandbox(host, target):
+    assert exposure(host, "certbot.service") <= target.data["daemon_exposure_max"]
+    props = unit_properties(host, "certbot.service", "ProtectSystem", "ReadWritePaths", "CapabilityBoundingSet")
+    assert props["ProtectSystem"] == "strict" and props["CapabilityBoundingSet"] == ""
+    assert target.data["acme_webroot"] in props["ReadWritePaths"].split()  # the http-01 challenges

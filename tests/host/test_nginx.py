@@ -3,6 +3,8 @@
 
 import pytest
 
+from tests.host.conftest import exposure, main_process_status, unit_properties
+
 
 @pytest.fixture(scope="module")
 def site(target) -> str:
@@ -52,3 +54,14 @@ def test_port_80_redirects_except_acme(host, target):
 def test_listens_on_80_and_443(host):
     for port in (80, 443):
         assert host.socket(f"tcp://0.0.0.0:{port}").is_listening
+
+
+def test_nginx_runs_in_its_sandbox(host, target):
+    assert exposure(host, "nginx.service") <= target.data["daemon_exposure_max"]
+    props = unit_properties(host, "nginx.service", "ProtectSystem", "ReadWritePaths", "NoNewPrivileges")
+    assert props["ProtectSystem"] == "strict" and props["NoNewPrivileges"] == "yes"
+    assert set(props["ReadWritePaths"].split()) == {"/var/log/nginx", "/var/lib/nginx", "/run"}
+    reload = host.check_output("systemctl show -P ExecReload nginx.service").splitlines()
+    assert "argv[]=/usr/sbin/nginx -t " in reload[0]  # certbot's hook reloads through this check first
+    # The running master, not just the unit: it was restarted into the sandbox.
+    assert main_process_status(host, "nginx.service")["NoNewPrivs"] == "1"

@@ -1,6 +1,6 @@
 """deploys/postgres.py, as the host shows it. Read-only: safe against production."""
 
-from tests.host.conftest import TABLES, listeners
+from tests.host.conftest import TABLES, exposure, listeners, main_process_status, unit_properties
 
 # What docs/operations.md promises, written out here rather than asked of the
 # deploy's own functions: Debian keeps its own major, Ubuntu gets the wanted one.
@@ -69,3 +69,18 @@ def test_the_apps_database_url_logs_in(host, target):
     out = host.run("set -a && . %s && cd / && psql \"$DATABASE_URL\" -XAtc 'SELECT current_user'",
                    f"{target.data['app_dir']}/.env")
     assert out.rc == 0 and out.stdout.strip() == target.data["db_user"], out.stderr
+
+
+def test_cluster_runs_in_its_sandbox(host, target, psql):
+    unit = f"postgresql@{psql('SHOW server_version_num')[0][0][:2]}-main.service"
+    assert exposure(host, unit) <= target.data["daemon_exposure_max"]
+    props = unit_properties(host, unit, "ProtectSystem", "ReadWritePaths", "NoNewPrivileges", "MemoryDenyWriteExecute")
+    assert props["ProtectSystem"] == "strict" and props["NoNewPrivileges"] == "yes"
+    assert psql("SHOW data_directory")[0][0] in props["ReadWritePaths"].split()
+    # JIT needs writable-then-executable memory: none denied, and a JIT-compiled query runs.
+    assert props["MemoryDenyWriteExecute"] == "no"
+    plan = psql("SET jit_above_cost = 0; EXPLAIN (ANALYZE) SELECT sum(n) FROM generate_series(1, 1000) AS n")
+    if psql("SELECT current_setting('jit')::bool AND pg_jit_available()") == [["t"]]:
+        assert ["JIT:"] in plan, plan
+    # The running postmaster, not just the unit: it was restarted into the sandbox.
+    assert main_process_status(host, unit)["NoNewPrivs"] == "1"

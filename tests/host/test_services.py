@@ -1,27 +1,16 @@
 """deploys/services.py, as the host shows it. Read-only: safe against production."""
 
 import datetime as dt
-import re
 
 import pytest
 
-from tests.host.conftest import assert_every, calendar_elapses, next_elapse
+from tests.host.conftest import assert_every, calendar_elapses, exposure, next_elapse, unit_properties
 
 SANDBOXING = {
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
     "PrivateDevices": "yes", "CapabilityBoundingSet": "", "RestrictSUIDSGID": "yes",
     "ProtectKernelTunables": "yes", "ProtectControlGroups": "yes", "MemoryDenyWriteExecute": "yes",
 }
-
-
-def unit_properties(host, unit: str, *names: str) -> dict[str, str]:
-    out = host.check_output("systemctl show %s -p %s", unit, ",".join(names))
-    return dict(line.split("=", 1) for line in out.splitlines())
-
-
-def exposure(host, unit: str) -> float:
-    out = host.check_output("systemd-analyze security --no-pager %s | tail -1", unit)
-    return float(re.search(r"exposure level for \S+: ([\d.]+)", out)[1])
 
 
 @pytest.fixture(scope="module")

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.host.conftest import exposure, main_process_status, process_status
+
 
 @pytest.fixture(scope="module")
 def sshd(host) -> dict[str, str]:
@@ -62,3 +64,19 @@ def test_team_keys_in_root_only_by_choice(host, target):
     for key in team_keys:
         assert (key in root_keys) == bool(target.data["team_keys_to_root"]), key[:40]
     assert ("TEAM KEYS managed by pyinfra" in root_keys) == bool(target.data["team_keys_to_root"] and team_keys)
+
+
+def test_sshd_sandbox_at_its_documented_exposure(host, target):
+    assert exposure(host, "ssh.service") <= target.data["ssh_exposure_max"]
+    assert main_process_status(host, "ssh.service")["Seccomp"] == "2"  # sshd runs with its filter
+
+
+def test_login_sessions_keep_full_privileges(host):
+    """This check's own session, which inherits sshd's sandbox: every capability
+    PID 1 has, free to gain privileges (sudo), in the host's mount namespace,
+    and a logind session (pam_systemd)."""
+    session, init = process_status(host, "self"), process_status(host, "1")
+    assert session["CapBnd"] == init["CapBnd"]
+    assert session["NoNewPrivs"] == "0"
+    assert host.check_output("readlink /proc/self/ns/mnt") == host.check_output("readlink /proc/1/ns/mnt")
+    assert "/session-" in host.check_output("cat /proc/self/cgroup")
