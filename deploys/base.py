@@ -11,7 +11,7 @@ from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.facts import PendingSecurityUpgrades
 from deploys.lib.templates import template
-from deploys.lib.units import units_changed
+from deploys.lib.units import UNIT_DIR, install_drop_in
 from deploys.lib.validated import validated_template
 
 
@@ -97,25 +97,10 @@ def synchronise_time():
         name="Install chrony",
         packages=["chrony"],
     )
-    drop_in = "/etc/systemd/system/chrony.service.d/follow-without-setting-the-clock.conf"
-    if host.data.time_sync_sets_clock:
-        changed = files.file(
-            name="chrony sets the system clock",
-            path=drop_in,
-            present=False,
-        )
-    else:
-        changed = template(
-            name="chrony follows its sources without setting the clock (not this host's own)",
-            src=f"templates{drop_in}.j2",
-            dest=drop_in,
-            mode="644",
-            create_remote_dir=True,
-        )
-    systemd.daemon_reload(
-        name="Reload systemd units (chrony.service drop-in changed)",
-        _if=units_changed((changed,), ("chrony.service",)),
-    )
+    # Only where the clock is not this host's own (a container): chronyd follows without setting it.
+    changed = install_drop_in("chrony.service", f"{UNIT_DIR}/chrony.service.d/follow-without-setting-the-clock.conf",
+                              "follows its sources without setting the clock",
+                              present=not host.data.time_sync_sets_clock)
     validated_template(
         "chrony time sources",
         src="templates/etc/chrony/chrony.conf.j2",

@@ -11,7 +11,7 @@ from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.edge import NGINX_RELOAD, live_dir
 from deploys.lib.templates import template
-from deploys.lib.units import UNIT_DIR, restart_for_drop_ins, units_changed
+from deploys.lib.units import UNIT_DIR, install_drop_in, restart_for_drop_ins
 
 domain = host.data.domain
 directory = host.data.acme_directory
@@ -42,32 +42,9 @@ files.file(
     _if=lambda: not host.data.acme_ca_bundle,
 )
 # Renewals run from certbot.service (the distro's timer), so it needs the bundle too.
-drop_in = template(
-    name="certbot.service renewals use the same CA bundle",
-    src="templates/etc/systemd/system/certbot.service.d/acme-ca-bundle.conf.j2",
-    dest="/etc/systemd/system/certbot.service.d/acme-ca-bundle.conf",
-    mode="644",
-    create_remote_dir=True,
-    bundle=bundle,
-    _if=lambda: bool(host.data.acme_ca_bundle),
-)
-no_drop_in = files.file(
-    name="certbot.service renewals use the system CA store",
-    path="/etc/systemd/system/certbot.service.d/acme-ca-bundle.conf",
-    present=False,
-    _if=lambda: not host.data.acme_ca_bundle,
-)
-sandbox = template(
-    name="certbot.service sandbox (drop-in)",
-    src=f"templates{sandboxing}.j2",
-    dest=sandboxing,
-    mode="644",
-    create_remote_dir=True,
-)
-systemd.daemon_reload(
-    name="Reload systemd units (certbot.service drop-ins changed)",
-    _if=units_changed((drop_in, no_drop_in, sandbox), ("certbot.service",)),
-)
+install_drop_in("certbot.service", f"{UNIT_DIR}/certbot.service.d/acme-ca-bundle.conf",
+                "renewals trust the ACME directory's CA bundle", present=bool(host.data.acme_ca_bundle), bundle=bundle)
+install_drop_in("certbot.service", sandboxing, "its sandbox")
 template(
     name="Deploy hook: reload nginx after each renewal",
     src=f"templates{hook}.j2",

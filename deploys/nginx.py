@@ -5,11 +5,11 @@ sandbox (a drop-in), restarted into it once per change of the drop-in."""
 
 from pyinfra import host
 from pyinfra.facts.files import Directory
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, server
 
 from deploys.lib.edge import NGINX_RELOAD, live_dir
 from deploys.lib.templates import template
-from deploys.lib.units import UNIT_DIR, enable_and_start, restart_for_drop_ins, units_changed
+from deploys.lib.units import UNIT_DIR, enable_and_start, install_drop_in, restart_for_drop_ins
 from deploys.lib.validated import checked_in_copy, validated_template
 
 domain = host.data.domain
@@ -23,17 +23,7 @@ apt.packages(
 )
 # Loaded now, so every reload below already checks the config in the sandbox;
 # the running nginx moves into it with the restart at the end.
-drop_in = template(
-    name="nginx.service sandbox (drop-in)",
-    src=f"templates{sandboxing}.j2",
-    dest=sandboxing,
-    mode="644",
-    create_remote_dir=True,
-)
-systemd.daemon_reload(
-    name="Reload systemd units (nginx.service drop-in changed)",
-    _if=units_changed((drop_in,), ("nginx.service",)),
-)
+install_drop_in("nginx.service", sandboxing, "its sandbox")
 template(
     name="Install nginx-reload (check, reload, and fail unless nginx took the new config up)",
     src="templates/usr/local/sbin/nginx-reload.j2",

@@ -14,7 +14,7 @@ from deploys.lib.operations import postgres_role_password
 from deploys.lib.owed import mark_done, owed
 from deploys.lib.postgres import AS_POSTGRES, memory_settings, postgres_plan
 from deploys.lib.templates import template
-from deploys.lib.units import UNIT_DIR, restart_for_drop_ins, units_changed
+from deploys.lib.units import UNIT_DIR, install_drop_in, restart_for_drop_ins
 from deploys.lib.validated import checked_in_copy, validated_template
 
 CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a validate and reload are owed for the config files
@@ -46,19 +46,9 @@ def add_pgdg_repository():
 def sandbox_cluster(unit: str, drop_in: str, major: int):
     """Install the cluster unit's sandbox and load it; the restart into it comes
     once the configuration is in place (restart_for_drop_ins)."""
-    installed = template(
-        name=f"{unit} sandbox (drop-in)",
-        src="templates/etc/systemd/system/postgresql@.service.d/sandboxing.conf.j2",
-        dest=drop_in,
-        mode="644",
-        create_remote_dir=True,
-        cluster=f"{major}-main",
-        data_directory=f"/var/lib/postgresql/{major}/main",
-    )
-    systemd.daemon_reload(
-        name=f"Reload systemd units ({unit} drop-in changed)",
-        _if=units_changed((installed,), (unit,)),
-    )
+    install_drop_in(unit, drop_in, "its sandbox",
+                    src="templates/etc/systemd/system/postgresql@.service.d/sandboxing.conf.j2",
+                    cluster=f"{major}-main", data_directory=f"/var/lib/postgresql/{major}/main")
 
 
 @deploy("PostgreSQL configuration")

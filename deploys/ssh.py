@@ -6,10 +6,9 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import Command, Users
-from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations import apt, files, server
 
-from deploys.lib.templates import template
-from deploys.lib.units import UNIT_DIR, restart_for_drop_ins, units_changed
+from deploys.lib.units import UNIT_DIR, install_drop_in, restart_for_drop_ins
 from deploys.lib.validated import checked_in_copy, validated_template
 
 SANDBOXING = f"{UNIT_DIR}/ssh.service.d/sandboxing.conf"
@@ -43,17 +42,7 @@ def harden_sshd():
         host_key_algorithms=supported("key-sig", host.data.ssh_host_key_algorithms),
     )
     # Sessions inherit sshd's sandbox: see the template for what they keep.
-    sandbox = template(
-        name="ssh.service sandbox (drop-in)",
-        src=f"templates{SANDBOXING}.j2",
-        dest=SANDBOXING,
-        mode="644",
-        create_remote_dir=True,
-    )
-    systemd.daemon_reload(
-        name="Reload systemd units (ssh.service drop-in changed)",
-        _if=units_changed((sandbox,), ("ssh.service",)),
-    )
+    install_drop_in("ssh.service", SANDBOXING, "its sandbox")
     # The restart leaves open sessions (this deploy's too) alone (KillMode=process);
     # a new connection on loopback gets as far as the host keys from the new sshd.
     restart_for_drop_ins(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from pyinfra import host
 from pyinfra.api.operation import OperationMeta
-from pyinfra.operations import server, systemd
+from pyinfra.operations import files, server, systemd
 
 from deploys.lib.facts import UnitsNeedReload
 from deploys.lib.owed import mark_done, owed
@@ -39,6 +39,34 @@ def install_units(units: dict[str, tuple[str, dict]]) -> dict[str, OperationMeta
         _if=changed,
     )
     return ops
+
+
+def install_drop_in(unit: str, path: str, description: str, present: bool = True, src: str | None = None,
+                    **template_data) -> OperationMeta:
+    """unit's drop-in at path, rendered from src (default: templates<path>.j2), or
+    removed with present=False; then a daemon-reload if it changed (or systemd
+    has not loaded it yet). Returns the file's op. A restart the drop-in calls
+    for is restart_for_drop_ins's."""
+    if present:
+        op = template(
+            name=f"{unit}: {description} (drop-in)",
+            src=src or f"templates{path}.j2",
+            dest=path,
+            mode="644",
+            create_remote_dir=True,
+            **template_data,
+        )
+    else:
+        op = files.file(
+            name=f"{unit}: not {description} (drop-in removed)",
+            path=path,
+            present=False,
+        )
+    systemd.daemon_reload(
+        name=f"Reload systemd units ({unit}: {description})",
+        _if=units_changed((op,), (unit,)),
+    )
+    return op
 
 
 def units_changed(ops, units) -> Callable[[], bool]:
