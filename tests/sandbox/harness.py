@@ -299,7 +299,10 @@ class Sandbox:
             ["systemd-nspawn", "-D", str(self.root), "--boot", "--register=no", "--keep-unit",
              f"--network-namespace-path=/run/netns/{net.host_netns}", "--capability=CAP_NET_ADMIN",
              "-M", self.name, "--resolv-conf=off", "--timezone=off", "--link-journal=no",
-             "--console=passive"],
+             # Its console output is read into nspawn.log: a console nobody reads ("passive")
+             # fills up, and the container's systemd then blocks writing to it (seen when a
+             # systemd update re-executed it).
+             "--console=read-only"],
             self.dir / "nspawn.log",
             # ufw and the deploys write /proc/sys/net; the rest of /proc/sys stays read-only.
             env={"SYSTEMD_NSPAWN_API_VFS_WRITABLE": "network"},
