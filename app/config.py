@@ -1,6 +1,6 @@
 """Configuration, read from the environment only.
 
-Every entry point (gunicorn, migrate, jobs) calls `config_or_exit()`, which
+Every entry point (gunicorn, migrate, jobs) calls `config_or_exit(process)`, which
 turns the first missing or malformed variable into one line on stderr,
 e.g. `config error: TOKEN_ENCRYPTION_KEY is missing`, and exit status 2.
 """
@@ -139,29 +139,39 @@ def _rate_limit(raw: str) -> str:
     return raw
 
 
+# The app's processes. Each reads only the secrets it uses: the deploy gives
+# each one's unit an environment file holding just those (env_file_names).
+WEB = "web"  # gunicorn: pages, OAuth, webhooks
+TOKEN_REFRESH = "token-refresh"  # python -m app.jobs.refresh_tokens
+WEBHOOK_PROCESSOR = "webhook-processor"  # python -m app.jobs.webhook_processor
+ADMIN = "admin"  # python -m app.migrate and the operator commands (python -m app.sessions)
+PROCESSES = (WEB, TOKEN_REFRESH, WEBHOOK_PROCESSOR, ADMIN)
+
+
 @dataclasses.dataclass(frozen=True)
 class Var:
     name: str
     parse: Callable[[str], object]
     default: str | None = None  # None: required
     secret: bool = False
+    used_by: tuple[str, ...] = PROCESSES  # the processes that read it
 
 
 VARS = [
     Var("NODE_ENV", _choice("production", "development")),
-    Var("PORT", _int_range(1, 65535)),
+    Var("PORT", _int_range(1, 65535), "3000"),  # only without systemd's socket (a developer's gunicorn)
     Var("DATABASE_URL", _url("postgresql", "postgres"), secret=True),
     Var("LOG_LEVEL", _log_level),
     Var("APP_ID", _str),
-    Var("APP_SECRET", _str, secret=True),
+    Var("APP_SECRET", _str, secret=True, used_by=(WEB,)),
     Var("OAUTH_REDIRECT_URI", _url("https", "http")),
-    Var("VERIFY_TOKEN", _str, secret=True),
-    Var("OAUTH_STATE_SECRET", _secret, secret=True),
-    Var("SESSION_SECRET", _secret, secret=True),
-    Var("TOKEN_ENCRYPTION_KEY", _fernet_key, secret=True),
+    Var("VERIFY_TOKEN", _str, secret=True, used_by=(WEB,)),
+    Var("OAUTH_STATE_SECRET", _secret, secret=True, used_by=(WEB,)),
+    Var("SESSION_SECRET", _secret, secret=True, used_by=(WEB,)),
+    Var("TOKEN_ENCRYPTION_KEY", _fernet_key, secret=True, used_by=(WEB, TOKEN_REFRESH)),
     Var("LOG_DIR", _str, "./logs"),
     Var("LOG_RETENTION_DAYS", _int_range(1, 3650), "14"),
-    Var("REDIS_URL", _url("redis", "rediss", "unix"), "", secret=True),
+    Var("REDIS_URL", _url("redis", "rediss", "unix"), "", secret=True, used_by=(WEB,)),
     Var("ANONYMOUS_SESSION_TTL_SECONDS", _int_range(60, 7 * 86400), "3600"),
     Var("SESSION_IDLE_MINUTES", _int_range(5, 7 * 24 * 60), "30"),
     Var("OAUTH_SCOPES", _scopes, ""),
@@ -235,10 +245,20 @@ class Config:
         return [getattr(self, v.name.lower()) for v in VARS if v.secret and getattr(self, v.name.lower())]
 
 
-def load_config(environ: Mapping[str, str] | None = None) -> Config:
+def environment_for(process: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """environ without the variables `process` does not read: the other processes' secrets."""
+    unused = {var.name for var in VARS if process not in var.used_by}
+    return {name: value for name, value in environ.items() if name not in unused}
+
+
+def load_config(environ: Mapping[str, str] | None = None, process: str = WEB) -> Config:
+    """The configuration `process` runs with; what it does not read is None."""
     env = os.environ if environ is None else environ
     values = {}
     for var in VARS:
+        if process not in var.used_by:
+            values[var.name.lower()] = None
+            continue
         raw = env.get(var.name, "").strip()
         if not raw:
             if var.default is None:
@@ -264,10 +284,10 @@ def _check_log_dir(config: Config) -> None:
         raise ConfigError(f"LOG_DIR {config.log_dir} is not writable")
 
 
-def config_or_exit(environ: Mapping[str, str] | None = None) -> Config:
+def config_or_exit(process: str, environ: Mapping[str, str] | None = None) -> Config:
     """The configuration of an entry point, whose log directory must be usable too."""
     try:
-        config = load_config(environ)
+        config = load_config(environ, process)
         _check_log_dir(config)
         return config
     except ConfigError as exc:

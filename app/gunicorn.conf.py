@@ -25,9 +25,9 @@ APP_DIR = Path(__file__).resolve().parent.parent
 if str(APP_DIR) not in sys.path:
     sys.path.insert(0, str(APP_DIR))
 
-from app.config import config_or_exit  # noqa: E402  (needs APP_DIR on sys.path)
+from app.config import WEB, config_or_exit  # noqa: E402  (needs APP_DIR on sys.path)
 
-_config = config_or_exit()
+_config = config_or_exit(WEB)
 
 
 def _positive_int_env(name: str, default: int) -> int:
@@ -40,7 +40,7 @@ def _positive_int_env(name: str, default: int) -> int:
     return int(raw)
 
 
-bind = f"127.0.0.1:{_config.port}"
+bind = f"127.0.0.1:{_config.port}"  # on the host, systemd's socket (LISTEN_FDS) is used instead
 workers = _positive_int_env("WEB_CONCURRENCY", min(2 * (os.cpu_count() or 1) + 1, 8))
 threads = _positive_int_env("GUNICORN_THREADS", 4)
 worker_class = "gthread" if threads > 1 else "sync"

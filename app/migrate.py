@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.config import config_or_exit
+from app.config import ADMIN, config_or_exit
 from app.db import connect
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
@@ -84,7 +84,7 @@ def migrate(conn, migrations: list[Migration]) -> list[Migration]:
 
 
 def main() -> int:
-    config = config_or_exit()
+    config = config_or_exit(ADMIN)
     try:
         with connect(config, "insta-connect-migrate", autocommit=True) as conn:
             applied = migrate(conn, discover())

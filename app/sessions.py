@@ -32,7 +32,7 @@ from itsdangerous import BadSignature, Signer
 from werkzeug.datastructures import CallbackDict
 
 from app import accounts
-from app.config import config_or_exit
+from app.config import ADMIN, config_or_exit
 from app.db import DATABASE_UNAVAILABLE, connect
 
 LAST_SEEN_RESOLUTION_SECONDS = 60
@@ -173,7 +173,7 @@ def main() -> int:
     end = commands.add_parser("end", help="end every session of one user: logged out on every device")
     end.add_argument("--email", required=True)
     args = parser.parse_args()
-    config = config_or_exit()
+    config = config_or_exit(ADMIN)
     try:
         with connect(config, "insta-connect-sessions", autocommit=True) as conn:
             user = accounts.find_user_by_email(conn, args.email)

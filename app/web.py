@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import observe
-from app.config import Config, config_or_exit
+from app.config import WEB, Config, config_or_exit
 from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE, database_unavailable, make_pool
 from app.logs import request_id_var, setup_logging, utc_iso
 from app.ratelimit import SCHEME as PG_LIMIT_SCHEME
@@ -151,7 +151,7 @@ def _install_error_handlers(app: Flask) -> None:
 
 
 def create_app(config: Config | None = None) -> Flask:
-    config = config or config_or_exit()
+    config = config or config_or_exit(WEB)
     setup_logging(config)
     app = App(__name__)
     app.json = JSONProvider(app)

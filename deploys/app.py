@@ -1,5 +1,6 @@
 """The app (document sections 2.2, 3.1, 6): the nodejs service user, the code
-from the repo's app/, a venv with its pinned dependencies, the .env, and the
+from the repo's app/, a venv with its pinned dependencies, the .env (and one
+environment file per other process, with only the secrets it reads), and the
 migrations, run whenever the code, dependencies, .env or unit changed since
 the service last (re)started: still owed after an interrupted deploy."""
 
@@ -11,8 +12,9 @@ from pyinfra import host
 from pyinfra.facts.files import File, Sha256File
 from pyinfra.operations import apt, files, server
 
+from app.config import PROCESSES
 from deploys.lib import credentials
-from deploys.lib.app import RELEASE_STAMP, app_command, installed_requirements, release_files
+from deploys.lib.app import RELEASE_STAMP, app_command, env_file, installed_requirements, release_files
 from deploys.lib.operations import secret_file
 from deploys.lib.owed import owed
 from deploys.lib.templates import render
@@ -89,12 +91,13 @@ server.shell(
     commands=[pip_install_command()],
     _if=lambda: host.get_fact(Sha256File, path=INSTALLED) != hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest(),
 )
-secret_file(
-    name=f"Write {APP_DIR}/.env from the secrets (0640 root:{USER}; never printed)",
-    dest=f"{APP_DIR}/.env",
-    content=env,
-    user="root", group=USER, mode="640",
-)
+for process in PROCESSES:
+    secret_file(
+        name=f"Write {env_file(process)}: what the {process} process reads (0640 root:{USER}; never printed)",
+        dest=env_file(process),
+        content=credentials.env_for_process(process, env),
+        user="root", group=USER, mode="640",
+    )
 server.shell(
     name="Run the database migrations (code, dependencies, .env or unit changed)",
     commands=[app_command("-m", "app.migrate")],

@@ -5,29 +5,50 @@ and answered /health, and only then; a deploy interrupted in between still
 owes the restart, and the next run makes it (deploys/lib/owed.py)."""
 
 from pyinfra import host
+from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import server, systemd
 
-from deploys.lib.app import RELEASE_STAMP, health_check_command, release_files
+from app.config import TOKEN_REFRESH, WEB, WEBHOOK_PROCESSOR
+from deploys.lib.app import RELEASE_STAMP, env_file, health_check_command, release_files
 from deploys.lib.owed import mark_done, owed
 from deploys.lib.units import enable_and_start, install_units, schedule_timer
 
 APP = host.data.app_name
+SOCKET = f"{APP}.socket"
 JOB_SERVICE = "templates/etc/systemd/system/insta-connect-demo-job.service.j2"
 JOB_TIMER = "templates/etc/systemd/system/insta-connect-demo-job.timer.j2"
-JOBS = {
-    f"{APP}-token-refresh": ("app.jobs.refresh_tokens", "refresh long-lived Instagram tokens",
-                             host.data.token_refresh_schedule, True),
-    f"{APP}-webhook-processor": ("app.jobs.webhook_processor", "process queued webhook events",
-                                 host.data.webhook_processor_schedule, False),
+JOBS = {  # process (app/config.py): its module, what it does, when, whether a missed run is caught up
+    TOKEN_REFRESH: ("app.jobs.refresh_tokens", "refresh long-lived Instagram tokens",
+                    host.data.token_refresh_schedule, True),
+    WEBHOOK_PROCESSOR: ("app.jobs.webhook_processor", "process queued webhook events",
+                        host.data.webhook_processor_schedule, False),
 }
 
-units = {f"{APP}.service": ("templates/etc/systemd/system/insta-connect-demo.service.j2", {})}
-for job, (module, description, schedule, persistent) in JOBS.items():
-    units[f"{job}.service"] = (JOB_SERVICE, {"unit": job, "module": module, "description": description})
+units = {
+    SOCKET: ("templates/etc/systemd/system/insta-connect-demo.socket.j2", {}),
+    f"{APP}.service": ("templates/etc/systemd/system/insta-connect-demo.service.j2", {"env_file": env_file(WEB)}),
+}
+for process, (module, description, schedule, persistent) in JOBS.items():
+    job = f"{APP}-{process}"
+    units[f"{job}.service"] = (JOB_SERVICE, {"unit": job, "module": module, "description": description,
+                                             "env_file": env_file(process)})
     units[f"{job}.timer"] = (JOB_TIMER, {"description": description, "schedule": schedule,
                                          "persistent": persistent})
 installed = install_units(units)
 
+# systemd refuses to start a socket whose service already runs (it would not
+# hand the running gunicorn its listener): a new or moved socket goes live with
+# the service stopped, which the steps below start again.
+server.shell(
+    name=f"Stop {APP}.service and (re)start {SOCKET} (new, or its address changed)",
+    commands=[f"systemctl stop {APP}.service", f"systemctl restart {SOCKET}"],
+    _if=lambda: installed[SOCKET].did_change() or not host.get_fact(SystemdStatus, services=SOCKET).get(SOCKET),
+)
+systemd.service(
+    name=f"Enable {SOCKET} at boot",
+    service=SOCKET,
+    enabled=True,
+)
 started = enable_and_start(f"{APP}.service")
 restarted = systemd.service(
     name=f"Restart {APP}.service (its unit, code, dependencies or .env changed)",
@@ -43,5 +64,5 @@ server.shell(
 )
 mark_done(f"Record that {APP}.service runs its current code, dependencies, .env and unit",
           RELEASE_STAMP, release_files())
-for job in JOBS:
-    schedule_timer(f"{job}.timer", installed[f"{job}.timer"])
+for process in JOBS:
+    schedule_timer(f"{APP}-{process}.timer", installed[f"{APP}-{process}.timer"])

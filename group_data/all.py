@@ -95,7 +95,7 @@ postgres_effective_cache_ratio = 0.75  # share of RAM the planner assumes the OS
 # --- app (deploys/app.py) ---------------------------------------------------
 app_user = "nodejs"  # system user the service runs as (no login shell, no sudo)
 app_dir = "/opt/insta-connect-demo"  # not the document's /root/...: a service user cannot read /root
-app_port = 3000  # gunicorn binds 127.0.0.1:app_port
+app_socket = "/run/insta-connect-demo.sock"  # the app's listener (not the document's port 3000): only nginx's group may connect
 node_env = "production"  # NODE_ENV: production or development
 log_level = "info"  # LOG_LEVEL
 web_concurrency = 2  # gunicorn workers (WEB_CONCURRENCY)

@@ -30,8 +30,8 @@ def _finish(conn, run_id: int, ok: bool, summary: dict) -> None:
     )
 
 
-def run_job(name: str, body: JobBody) -> int:
-    config = config_or_exit()
+def run_job(name: str, process: str, body: JobBody) -> int:
+    config = config_or_exit(process)
     setup_logging(config)
     request_id_var.set(f"{name}-{uuid.uuid4().hex[:12]}")
     try:

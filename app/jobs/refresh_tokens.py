@@ -16,6 +16,7 @@ import sys
 from collections import Counter
 
 from app import accounts
+from app.config import TOKEN_REFRESH
 from app.jobs import run_job
 from app.meta import InstagramClient
 from app.refresh import FAILED, refresh_account
@@ -48,4 +49,4 @@ def refresh_due(config, conn, run_id: int) -> tuple[bool, dict]:
 
 
 if __name__ == "__main__":
-    sys.exit(run_job("refresh_tokens", refresh_due))
+    sys.exit(run_job("refresh_tokens", TOKEN_REFRESH, refresh_due))

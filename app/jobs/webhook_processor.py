@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 import time
 
+from app.config import WEBHOOK_PROCESSOR
 from app.jobs import run_job
 from app.processor import Processor, housekeeping
 
@@ -23,4 +24,4 @@ def drain_queue(config, conn, run_id: int) -> tuple[bool, dict]:
 
 
 if __name__ == "__main__":
-    sys.exit(run_job("webhook_processor", drain_queue))
+    sys.exit(run_job("webhook_processor", WEBHOOK_PROCESSOR, drain_queue))

@@ -26,7 +26,7 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
 
-from app.config import ConfigError, load_config
+from app.config import ConfigError, environment_for, load_config
 
 APP_SECRETS = ("DB_PASSWORD", "APP_ID", "APP_SECRET", "VERIFY_TOKEN", "OAUTH_STATE_SECRET",
                "SESSION_SECRET", "TOKEN_ENCRYPTION_KEY")
@@ -96,6 +96,13 @@ def require(*names: str) -> dict[str, str]:
             f"in Doppler ({host.data.doppler_project}/{host.data.doppler_config}) "
             f"or in {host.data.secrets_file}")
     return found
+
+
+def env_for_process(process: str, content: str) -> str:
+    """The lines of a rendered .env that one of the app's processes reads (app/config.py)."""
+    kept = environment_for(process, parse_env(content))
+    return "".join(line for line in content.splitlines(keepends=True)
+                   if "=" not in line or line.lstrip().startswith("#") or line.split("=", 1)[0].strip() in kept)
 
 
 def check_app_env(content: str) -> None:

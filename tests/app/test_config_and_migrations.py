@@ -8,7 +8,7 @@ import sys
 import psycopg
 import pytest
 
-from app.config import VARS, ConfigError, load_config
+from app.config import PROCESSES, VARS, WEB, ConfigError, environment_for, load_config
 from app.migrate import Migration, MigrationError, discover, migrate
 from tests.app.helpers import REPO_ROOT, process_env, run_module
 from tests.app.pgserver import free_port
@@ -61,14 +61,30 @@ def test_defaults_and_parsing(env):
 
 @pytest.mark.parametrize("module", ["app.migrate", "app.jobs.refresh_tokens", "app.jobs.webhook_processor"])
 def test_entry_points_print_one_line_and_exit_non_zero(env, module):
-    broken = {k: v for k, v in env.items() if k != "TOKEN_ENCRYPTION_KEY"}
+    broken = {k: v for k, v in env.items() if k != "DATABASE_URL"}
     result = run_module(module, broken)
     assert result.returncode == 2
-    assert result.stderr == "config error: TOKEN_ENCRYPTION_KEY is missing\n"
-    malformed = run_module(module, {**env, "TOKEN_ENCRYPTION_KEY": "abc"})
+    assert result.stderr == "config error: DATABASE_URL is missing\n"
+    malformed = run_module(module, {**env, "DATABASE_URL": "mysql://x/y"})
     assert malformed.returncode == 2
     assert malformed.stderr.count("\n") == 1 and malformed.stderr.startswith(
-        "config error: TOKEN_ENCRYPTION_KEY is malformed")
+        "config error: DATABASE_URL is malformed")
+
+
+@pytest.mark.parametrize("process", PROCESSES)
+def test_each_process_runs_on_its_own_environment_without_the_others_secrets(env, process):
+    own = environment_for(process, env)
+    config = load_config(own, process)
+    for var in VARS:
+        if var.secret and process not in var.used_by:
+            assert var.name not in own and getattr(config, var.name.lower()) is None, var.name
+    assert environment_for(WEB, env) == env  # the web process reads everything
+
+
+@pytest.mark.parametrize("module, process", [("app.migrate", "admin"), ("app.jobs.webhook_processor", "webhook-processor")])
+def test_jobs_run_with_only_their_own_environment(env, module, process):
+    result = run_module(module, environment_for(process, env))
+    assert result.returncode == 0, result.stderr
 
 
 def test_unwritable_log_dir_is_one_line(env, tmp_path):

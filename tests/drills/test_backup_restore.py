@@ -16,7 +16,7 @@ import uuid
 import pytest
 
 from tests.drills.conftest import host_untouched
-from tests.host.conftest import TABLES
+from tests.host.conftest import TABLES, app_curl
 from tests.pyinfra_run import run_deploy
 
 
@@ -65,8 +65,7 @@ def app_units(host, app: str) -> dict[str, bool]:
 def assert_app_back(host, target):
     app = target.data["app_name"]
     assert all(app_units(host, app).values()), app_units(host, app)
-    assert '"status":"healthy"' in host.check_output("curl -fsS http://127.0.0.1:%s/health",
-                                                     str(target.data["app_port"]))
+    assert '"status":"healthy"' in host.check_output(f"{app_curl(target.data)} -f http://localhost/health")
     assert not host.file("/root/restore.dump").exists, "the decrypted dump was left on the server"
 
 

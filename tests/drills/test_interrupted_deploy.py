@@ -16,7 +16,7 @@ import threading
 import uuid
 
 from tests.drills.conftest import deploy_with
-from tests.host.conftest import next_elapse
+from tests.host.conftest import app_curl, next_elapse
 from tests.pyinfra_run import changed_operations, deploy_argv, run_deploy
 
 CHANGED_FILE = "app/wsgi.py"
@@ -92,8 +92,7 @@ def test_interrupted_deploy_keeps_data_and_the_rerun_converges(host, target, psq
         pid, started = service_state(host, f"{app}.service")
         assert pid != pid_before
         assert float(host.check_output("stat -c %%.6Y %s", code)) < started, "the app runs code older than its files"
-        assert '"status":"healthy"' in host.check_output("curl -fsS http://127.0.0.1:%s/health",
-                                                         str(data["app_port"]))
+        assert '"status":"healthy"' in host.check_output(f"{app_curl(data)} -f http://localhost/health")
         for job in ("token-refresh", "webhook-processor", "backup"):
             next_elapse(host, f"{app}-{job}.timer")
         assert psql(rows) == written

@@ -5,6 +5,7 @@ deploy before it touches the host. Then deploy with the default (off) again,
 which removes it."""
 
 from tests.drills.conftest import deploy_with, host_untouched
+from tests.host.conftest import app_curl
 from tests.host.test_redis_server import check_redis
 from tests.pyinfra_run import run_deploy
 
@@ -12,17 +13,17 @@ CONF = "/etc/redis/redis.conf"
 ON = ("--data", "redis_enabled=True")
 
 
-def failed_login(app_port: str) -> str:
+def failed_login(data: dict) -> str:
     """A shell command: one wrong password, with the form's CSRF token (a form without one is not counted)."""
-    url = f"http://127.0.0.1:{app_port}/login"
+    curl, url = app_curl(data), "http://localhost/login"
     token = "sed -n 's/.*name=\"csrf_token\" type=\"hidden\" value=\"\\([^\"]*\\)\".*/\\1/p'"
-    return (f"jar=$(mktemp) && token=$(curl -fsS -c $jar {url} | {token}) && "
-            f"curl -sS -o /dev/null -b $jar --data-urlencode csrf_token=$token "
+    return (f"jar=$(mktemp) && token=$({curl} -f -c $jar {url} | {token}) && "
+            f"{curl} -o /dev/null -b $jar --data-urlencode csrf_token=$token "
             f"-d email=redis-drill@example.test -d password=not-the-password {url}; status=$?; rm -f $jar; exit $status")
 
 
 def test_redis_on_then_back_off(host, target, sandbox_inventory, repo_copy):
-    port, app_port = str(target.data["redis_port"]), str(target.data["app_port"])
+    port = str(target.data["redis_port"])
     # The password is read on the host, so it never appears in a command line or a test report.
     password = f"$(sed -n 's/^requirepass //p' {CONF})"
     redis_cli = f"REDISCLI_AUTH=\"{password}\" redis-cli -h 127.0.0.1 -p {port}"
@@ -34,7 +35,7 @@ def test_redis_on_then_back_off(host, target, sandbox_inventory, repo_copy):
         # A failed login counts against the rate limit; with REDIS_URL the counter is kept in Redis.
         counters = f"{redis_cli} --scan --pattern '*insta-connect*' | wc -l"
         before = int(host.check_output(counters))
-        host.check_output(failed_login(app_port))
+        host.check_output(failed_login(target.data))
         assert int(host.check_output(counters)) > before
 
         # A run interrupted after writing redis_maxmemory=300mb's config, before the restart:
@@ -66,4 +67,4 @@ def test_redis_on_then_back_off(host, target, sandbox_inventory, repo_copy):
         run_deploy(sandbox_inventory, "deploys/site.py")
     check_redis(host, target.data)
     assert not host.file("/var/lib/pyinfra-done/redis-config").exists
-    assert '"status":"healthy"' in host.check_output("curl -fsS http://127.0.0.1:%s/health", app_port)
+    assert '"status":"healthy"' in host.check_output(f"{app_curl(target.data)} -f http://localhost/health")

@@ -17,7 +17,7 @@ GIVE_UP = 60  # seconds a delivery is retried before it counts as lost
 def test_webhooks_survive_app_and_postgres_restarts(host, target, psql, sandbox_state, sandbox_secrets):
     app = target.data["app_name"]
     account = f"drill-{uuid.uuid4().hex[:10]}"
-    settings = (f"http://127.0.0.1:{target.data['app_port']}", sandbox_secrets["APP_SECRET"], account,
+    settings = (target.data["app_socket"], sandbox_secrets["APP_SECRET"], account,
                 COUNT, INTERVAL, GIVE_UP)
     script = f"SETTINGS = {settings!r}\n" + SENDER.read_text()
     sender = subprocess.Popen(Sandbox(sandbox_state["name"]).ssh_argv(sandbox_state, "python3", "-"),

@@ -6,18 +6,26 @@ import re
 
 import pytest
 
+from app.config import WEB
+
 TABLES = {"users", "instagram_accounts", "instagram_pages", "access_tokens", "token_refresh_log",
           "webhook_events", "webhook_event_log"}
 
 
-def read_env_names(host, data: dict) -> set[str]:
-    """The variable names in app_dir/.env (names only: values are never read into the test run)."""
-    return set(host.check_output("cut -d= -f1 %s | grep -v '^#'", f"{data['app_dir']}/.env").split())
+def env_file(data: dict, process: str = WEB) -> str:
+    """Where the deploy puts the environment file of one of the app's processes (app/config.py)."""
+    return f"{data['app_dir']}/.env" + ("" if process == WEB else f".{process}")
 
 
-@pytest.fixture(scope="session")
-def env_names(host, target) -> set[str]:
-    return read_env_names(host, target.data)
+def read_env_names(host, data: dict, process: str = WEB) -> set[str]:
+    """The variable names in a process's environment file (names only: values are never read into the test run)."""
+    return set(host.check_output("cut -d= -f1 %s | grep -v '^#'", env_file(data, process)).split())
+
+
+def app_curl(data: dict) -> str:
+    """curl to the app itself, on its socket (as root: only root and nginx's group may connect); add the URL,
+    http://localhost/<path>."""
+    return f"curl -sS --unix-socket {data['app_socket']}"
 
 
 def unit_properties(host, unit: str, *names: str) -> dict[str, str]:

@@ -5,13 +5,14 @@ import hashlib
 import json
 import re
 
-from tests.host.conftest import listeners
+import pytest
+
+from app.config import PROCESSES, VARS, WEB
+from tests.host.conftest import app_curl, env_file, read_env_names
 from tests.inventory import REPO
 
 APP_SRC = REPO / "app"
-REQUIRED_ENV = {"NODE_ENV", "PORT", "DATABASE_URL", "LOG_LEVEL", "LOG_DIR", "APP_ID", "APP_SECRET",
-                "OAUTH_REDIRECT_URI", "VERIFY_TOKEN", "OAUTH_STATE_SECRET", "SESSION_SECRET",
-                "TOKEN_ENCRYPTION_KEY"}
+SECRETS = {var.name: var.used_by for var in VARS if var.secret}
 
 
 def test_service_user_is_a_system_user_without_login_or_sudo(host, target):
@@ -27,8 +28,8 @@ def test_app_dir_layout_modes_and_owners(host, target):
     expected = {
         app_dir: ("root", user, 0o750),
         f"{app_dir}/app": ("root", user, 0o750),
-        f"{app_dir}/.env": ("root", user, 0o640),
         f"{app_dir}/logs": (user, user, 0o750),
+        **{env_file(target.data, process): ("root", user, 0o640) for process in PROCESSES},
     }
     for path, (owner, group, mode) in expected.items():
         f = host.file(path)
@@ -66,16 +67,52 @@ def test_venv_has_exactly_the_pinned_dependencies(host, target):
     assert host.run("%s/venv/bin/pip check", target.data["app_dir"]).rc == 0
 
 
-def test_env_has_every_required_variable(env_names):
-    assert REQUIRED_ENV <= env_names, f"missing from .env: {REQUIRED_ENV - env_names}"
+@pytest.mark.parametrize("process", PROCESSES)
+def test_each_process_gets_its_required_variables_and_only_its_own_secrets(host, target, process):
+    names = read_env_names(host, target.data, process)
+    required = {var.name for var in VARS if var.default is None and process in var.used_by}
+    assert required <= names, f"missing from {env_file(target.data, process)}: {required - names}"
+    foreign = {name for name, used_by in SECRETS.items() if process not in used_by}
+    assert not names & foreign, f"{env_file(target.data, process)} holds secrets its process never reads"
 
 
-def test_app_listens_on_loopback_only(host, target):
-    assert listeners(host, target.data["app_port"]) == {"127.0.0.1"}
+@pytest.mark.parametrize("unit, process", [("{app}.service", WEB), ("{app}-token-refresh.service", "token-refresh"),
+                                           ("{app}-webhook-processor.service", "webhook-processor")])
+def test_each_unit_loads_its_own_process_environment_file(host, target, unit, process):
+    loaded = host.check_output("systemctl show -P EnvironmentFiles %s", unit.format(app=target.data["app_name"]))
+    assert loaded.split()[0] == env_file(target.data, process)
+
+
+def test_the_app_listens_on_no_tcp_port_only_on_its_socket(host, target):
+    socket = host.file(target.data["app_socket"])
+    assert socket.is_socket and (socket.user, socket.group, socket.mode) == ("root", "www-data", 0o660)
+    assert "gunicorn" not in host.check_output("ss -Hltnp")
+
+
+def test_only_nginx_can_reach_the_app_directly(host, target):
+    """A local account other than nginx's cannot get round nginx's rules (admin_ips on /metrics)."""
+    socket = target.data["app_socket"]
+    assert host.run("runuser -u nobody -- curl -sS --unix-socket %s http://localhost/metrics", socket).rc == 7
+    connect = f"import socket; socket.socket(socket.AF_UNIX).connect({socket!r})"
+    assert "PermissionError" in host.run("runuser -u nobody -- python3 -c %s", connect).stderr
+    assert host.run("runuser -u nobody -- curl -sS http://127.0.0.1:3000/metrics").rc == 7  # refused
+    assert "healthy" in host.check_output("runuser -u www-data -- curl -fsS --unix-socket %s http://localhost/health",
+                                          socket)
+
+
+def test_a_local_caller_cannot_choose_its_client_address(host, target):
+    """nginx replaces X-Forwarded-For with the peer's address, which the app logs (and rate-limits by)."""
+    data = target.data
+    headers = host.check_output(
+        "runuser -u nobody -- curl -fsSk -o /dev/null -D - -H 'X-Forwarded-For: 203.0.113.7' "
+        "--resolve %s:443:127.0.0.1 https://%s/health", data["domain"], data["domain"])
+    request_id = re.search(r"(?im)^x-request-id: *(\S+)", headers)[1]
+    logged = host.check_output("grep -h -m1 -F %s %s/logs/combined-*.log", request_id, data["app_dir"])
+    assert json.loads(logged)["remote_addr"] == "127.0.0.1", logged
 
 
 def test_health_returns_the_documented_json(host, target):
-    body = json.loads(host.check_output("curl -fsS http://127.0.0.1:%s/health", str(target.data["app_port"])))
+    body = json.loads(host.check_output(f"{app_curl(target.data)} -f http://localhost/health"))
     assert set(body) == {"status", "timestamp", "uptime", "environment"}
     assert body["status"] == "healthy" and body["environment"] == target.data["node_env"]
     assert isinstance(body["uptime"], int) and body["uptime"] >= 0

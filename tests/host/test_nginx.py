@@ -30,7 +30,7 @@ def test_served_config(host, target):
     assert f"server_name {domain};" in config
     assert "ssl_protocols TLSv1.2 TLSv1.3;" in config
     assert f"ssl_certificate /etc/letsencrypt/live/{domain}/fullchain.pem;" in config
-    assert f"server 127.0.0.1:{target.data['app_port']};" in config
+    assert f"server unix:{target.data['app_socket']};" in config
     assert "proxy_set_header X-Forwarded-For $remote_addr;" in config
     assert "proxy_set_header X-Forwarded-Proto $scheme;" in config
     assert "proxy_set_header Host $host;" in config

@@ -202,7 +202,7 @@ class Sandbox:
         print(f"  ssh         python -m tests.sandbox ssh {self.name}")
         print(f"              ssh -i {state['ssh_key']} -o UserKnownHostsFile={state['known_hosts']} "
               f"{state['ssh_user']}@{state['address']}")
-        print(f"  app         python -m tests.sandbox ssh {self.name} -- curl -s http://127.0.0.1:3000/health")
+        print(f"  app         python -m tests.sandbox ssh {self.name} -- curl -s --unix-socket /run/insta-connect-demo.sock http://localhost/health")
         served, answer = web_check(state)
         curl = (f"curl -sS --noproxy '*' --cacert {state['pebble_root']} "
                 f"--resolve {state['domain']}:443:{state['address']}")
