@@ -1,29 +1,32 @@
 """The app (document sections 2.2, 3.1, 6): the nodejs service user, the code
-from the repo's app/, a venv with its pinned dependencies, the .env (and one
-environment file per other process, with only the secrets it reads), and the
-migrations, run whenever the code, dependencies, .env or unit changed since
-the service last (re)started: still owed after an interrupted deploy."""
+as releases (deploys/lib/releases.py), the environment files, and the
+migrations.
 
-import hashlib
+A new release is uploaded as one archive, unpacked beside the others and
+renamed into place whole; its venv (shared by releases with the same
+app/requirements.txt) is built once; the migrations run with the new code;
+then app_dir/current is switched to it in one rename. deploys/services.py
+restarts the service onto it. Releases beyond the newest `app_releases_kept`
+are removed, never the current or previous one."""
+
 import shlex
-from pathlib import Path
 
 from pyinfra import host
-from pyinfra.facts.files import File, Sha256File
 from pyinfra.operations import apt, files, server
 
 from app.config import PROCESSES
 from deploys.lib import credentials
-from deploys.lib.app import RELEASE_STAMP, app_command, env_file, installed_requirements, release_files
+from deploys.lib.app import app_command, env_file
 from deploys.lib.operations import secret_file
-from deploys.lib.owed import owed
+from deploys.lib.releases import app_releases, artefact, requirements_id, switch_command
 from deploys.lib.templates import render
 
 APP_DIR = host.data.app_dir
 USER = host.data.app_user
-VENV = f"{APP_DIR}/venv"
-REQUIREMENTS = Path("app/requirements.txt")
-INSTALLED = installed_requirements()
+RELEASE, ARCHIVE = artefact()
+RELEASE_DIR = f"{APP_DIR}/releases/{RELEASE}"
+VENV_ID = requirements_id()
+VENV = f"{APP_DIR}/venvs/{VENV_ID}"
 # A killed deploy leaves its last command running on the host: a re-run waits for it
 # here rather than building the same venv at the same time.
 VENV_LOCK = f"/run/lock/{host.data.app_name}-venv.lock"
@@ -31,10 +34,7 @@ VENV_LOCK = f"/run/lock/{host.data.app_name}-venv.lock"
 app_secrets = credentials.require(*credentials.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
 env = render("templates/opt/insta-connect-demo/.env.j2", s=app_secrets)
 credentials.check_app_env(env)  # while pyinfra prepares: before any operation touches the host
-
-
-def venv_locked(command: str) -> str:
-    return f"flock {VENV_LOCK} sh -c {shlex.quote(command)}"
+on_host = app_releases()
 
 
 def pip_install_command() -> str:
@@ -43,8 +43,10 @@ def pip_install_command() -> str:
         options += ["--proxy", host.data.https_proxy, "--cert", "/etc/ssl/certs/ca-certificates.crt"]
     if host.data.pip_index_url:
         options += ["--index-url", host.data.pip_index_url]
-    return venv_locked(f"{VENV}/bin/pip install {' '.join(options)} -r {APP_DIR}/app/requirements.txt && "
-                       f"{VENV}/bin/pip check && cp {APP_DIR}/app/requirements.txt {INSTALLED}")
+    # .complete is written last: a venv without it is made again from scratch.
+    build = (f"python3 -m venv --clear {VENV} && {VENV}/bin/pip install {' '.join(options)} "
+             f"-r {RELEASE_DIR}/app/requirements.txt && {VENV}/bin/pip check && touch {VENV}/.complete")
+    return f"flock {VENV_LOCK} sh -c {shlex.quote(build)}"
 
 
 apt.packages(
@@ -60,37 +62,35 @@ server.user(
     ensure_home=False,  # root owns app_dir; the user only reads it
     shell="/usr/sbin/nologin",
 )
-# root owns the code and the venv; the service can read them, not change them.
-files.directory(
-    name=f"Create {APP_DIR} (root:{USER}, 0750)",
-    path=APP_DIR,
-    user="root", group=USER, mode="750",
-)
-files.directory(
-    name=f"Create {APP_DIR}/logs, writable by {USER} only",
-    path=f"{APP_DIR}/logs",
-    user=USER, group=USER, mode="750",
-)
-files.sync(
-    name="Upload the app's code from the repo's app/",
-    src="app",
-    dest=f"{APP_DIR}/app",
-    user="root", group=USER, mode="640", dir_mode="750",
-    delete=True,
-    exclude=["*.pyc", ".env", ".env.*"],  # a developer's local settings never reach the host
-    exclude_dir=["__pycache__", "*/__pycache__"],
-)
-server.shell(
-    name="Create the app's venv",
-    # pip is the last thing venv installs: a venv interrupted before it is made again.
-    commands=[venv_locked(f"python3 -m venv --clear {VENV}")],
-    _if=lambda: not host.get_fact(File, path=f"{VENV}/bin/pip"),
-)
-server.shell(
-    name="Install the app's pinned dependencies into the venv (when they changed)",
-    commands=[pip_install_command()],
-    _if=lambda: host.get_fact(Sha256File, path=INSTALLED) != hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest(),
-)
+# root owns the code and the venvs; the service can read them, not change them.
+for path, owner, mode in ((APP_DIR, "root", "750"), (f"{APP_DIR}/releases", "root", "750"),
+                          (f"{APP_DIR}/venvs", "root", "750"), (f"{APP_DIR}/logs", USER, "750")):
+    files.directory(
+        name=f"Create {path} ({owner}:{USER}, {mode})",
+        path=path,
+        user=owner, group=USER, mode=mode,
+    )
+
+if RELEASE not in on_host["releases"]:
+    incoming = f"{APP_DIR}/releases/.{RELEASE}"  # hidden: not a release until renamed whole
+    files.put(
+        name=f"Upload release {RELEASE} (the repo's app/, one archive)",
+        src=str(ARCHIVE),
+        dest=f"{incoming}.tar.gz",
+        mode="600",
+    )
+    server.shell(
+        name=f"Unpack release {RELEASE} and put it in place whole",
+        commands=[f"rm -rf {incoming} && mkdir {incoming} && tar -xzf {incoming}.tar.gz -C {incoming} --no-same-owner "
+                  f"&& ln -s ../../venvs/{VENV_ID} {incoming}/venv && chown -R root:{USER} {incoming} "
+                  f"&& chmod -R u=rwX,g=rX,o= {incoming} && mv -T {incoming} {RELEASE_DIR} && rm -f {incoming}.tar.gz"],
+    )
+if VENV_ID not in on_host["venvs"]:
+    server.shell(
+        name=f"Build the venv {VENV_ID} with app/requirements.txt's pins",
+        commands=[pip_install_command()],
+    )
+
 for process in PROCESSES:
     secret_file(
         name=f"Write {env_file(process)}: what the {process} process reads (0640 root:{USER}; never printed)",
@@ -98,8 +98,26 @@ for process in PROCESSES:
         content=credentials.env_for_process(process, env),
         user="root", group=USER, mode="640",
     )
-server.shell(
-    name="Run the database migrations (code, dependencies, .env or unit changed)",
-    commands=[app_command("-m", "app.migrate")],
-    _if=lambda: owed(RELEASE_STAMP, release_files()),
-)
+
+if on_host["current"] != RELEASE:
+    server.shell(
+        name=f"Run the database migrations with release {RELEASE}",
+        commands=[app_command("-m", "app.migrate", release_dir=RELEASE_DIR)],
+    )
+    server.shell(
+        name=f"Make release {RELEASE} current (one rename; the one it replaces becomes previous)",
+        commands=[switch_command(RELEASE, on_host["current"])],
+    )
+
+# The current and previous releases always stay; the newest others fill up to app_releases_kept.
+releases = {RELEASE: VENV_ID, **on_host["releases"]}
+kept = {RELEASE, on_host["current"], on_host["previous"]} - {None}
+others = [release for release in releases if release not in kept]
+stale = others[max(0, host.data.app_releases_kept - len(kept)):]
+unused_venvs = set(on_host["venvs"]) - {releases[release] for release in releases if release not in stale}
+if stale or unused_venvs:
+    server.shell(
+        name=f"Remove releases beyond the newest {host.data.app_releases_kept}, and venvs no release uses",
+        commands=["rm -rf " + " ".join([*(f"{APP_DIR}/releases/{release}" for release in stale),
+                                        *(f"{APP_DIR}/venvs/{venv}" for venv in sorted(unused_venvs))])],
+    )

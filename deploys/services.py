@@ -1,8 +1,11 @@
 """systemd (document sections 3.1-3.3): the app's service, and the token
 refresh and webhook processor jobs with their timers. The service restarts
-when its unit, code, dependencies or .env changed since it last (re)started
+when the current release, .env or a unit changed since it last (re)started
 and answered /health, and only then; a deploy interrupted in between still
-owes the restart, and the next run makes it (deploys/lib/owed.py)."""
+owes the restart, and the next run makes it (deploys/lib/owed.py). No
+request is lost to a restart: systemd keeps the socket listening, so new
+requests wait in its queue while gunicorn finishes the ones in flight, exits
+and starts again on the new release."""
 
 from pyinfra import host
 from pyinfra.facts.systemd import SystemdStatus
@@ -11,6 +14,7 @@ from pyinfra.operations import server, systemd
 from app.config import TOKEN_REFRESH, WEB, WEBHOOK_PROCESSOR
 from deploys.lib.app import RELEASE_STAMP, env_file, health_check_command, release_files
 from deploys.lib.owed import mark_done, owed
+from deploys.lib.releases import app_releases
 from deploys.lib.units import enable_and_start, install_units, schedule_timer
 
 APP = host.data.app_name
@@ -51,7 +55,7 @@ systemd.service(
 )
 started = enable_and_start(f"{APP}.service")
 restarted = systemd.service(
-    name=f"Restart {APP}.service (its unit, code, dependencies or .env changed)",
+    name=f"Restart {APP}.service onto the current release (it, .env or a unit changed)",
     service=f"{APP}.service",
     restarted=True,
     # A service the step above just started already runs the new version.
@@ -62,7 +66,13 @@ server.shell(
     commands=[health_check_command()],
     _if=lambda: started.did_change() or restarted.did_change(),
 )
-mark_done(f"Record that {APP}.service runs its current code, dependencies, .env and unit",
+mark_done(f"Record that {APP}.service runs its current release, .env and units",
           RELEASE_STAMP, release_files())
+legacy = app_releases()["legacy"]
+if legacy:
+    server.shell(
+        name=f"Remove the app's layout from before releases ({', '.join(legacy)})",
+        commands=[f"rm -rf {' '.join(f'{host.data.app_dir}/{path}' for path in legacy)}"],
+    )
 for process in JOBS:
     schedule_timer(f"{APP}-{process}.timer", installed[f"{APP}-{process}.timer"])

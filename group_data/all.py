@@ -102,6 +102,7 @@ web_concurrency = 2  # gunicorn workers (WEB_CONCURRENCY)
 oauth_redirect_uri = None  # OAUTH_REDIRECT_URI; None means https://<domain>/oauth/callback
 meta_base_urls = {}  # INSTAGRAM_AUTHORIZE_URL / _API_BASE / _GRAPH_BASE overrides; {} uses Meta's
 pip_index_url = None  # a PyPI mirror for the venv, or None for pip's default
+app_releases_kept = 3  # releases kept in app_dir/releases (current and previous always among them): rollback targets
 
 # --- services (deploys/services.py) -----------------------------------------
 token_refresh_schedule = "*-*-* 02:00:00 UTC"  # systemd OnCalendar: daily at 2 AM UTC

@@ -1,17 +1,12 @@
-"""What the app's deploys share: where the venv records what it was built
-from, the files the running service was started from, and how to run an app
+"""What the app's deploys share: where each process's environment file is,
+the files the running service was started from, and how to run an app
 command on the host."""
 
 from pyinfra import host
 
 from app.config import ADMIN, WEB
 
-RELEASE_STAMP = "app-release"  # deploys/lib/owed.py: migrations and a restart are owed for these files
-
-
-def installed_requirements() -> str:
-    """The copy of app/requirements.txt the venv was last built from, written after the build succeeded."""
-    return f"{host.data.app_dir}/venv/installed-requirements.txt"
+RELEASE_STAMP = "app-release"  # deploys/lib/owed.py: a restart is owed for these files
 
 
 def env_file(process: str) -> str:
@@ -21,23 +16,25 @@ def env_file(process: str) -> str:
 
 
 def release_files() -> tuple[str, ...]:
-    """What the service runs: its code, dependencies, .env and unit. A change to
-    any of them owes the migrations and a restart until both are done."""
+    """What the service runs: the current release (its code, and the requirements
+    its venv was built from), .env and units. A change to any of them owes a
+    restart until it is done."""
     data = host.data
-    return (f"{data.app_dir}/app", installed_requirements(), env_file(WEB),
+    return (f"{data.app_dir}/current/", env_file(WEB),
             f"/etc/systemd/system/{data.app_name}.service", f"/etc/systemd/system/{data.app_name}.socket")
 
 
-def app_command(*argv: str) -> str:
+def app_command(*argv: str, release_dir: str | None = None) -> str:
     """A command run the way the units run the app: as the service user, with
-    the admin process's environment file, from app_dir, and with its output in
-    the journal and on stdout."""
+    the admin process's environment file, from a release (default: the current
+    one) with its venv, and with its output in the journal and on stdout."""
     data = host.data
+    release_dir = release_dir or f"{data.app_dir}/current"
     return " ".join([
         "systemd-run", "--quiet", "--wait", "--pipe", "--collect",
         f"--uid={data.app_user}", f"--gid={data.app_user}",
-        f"--working-directory={data.app_dir}", f"--property=EnvironmentFile={env_file(ADMIN)}",
-        f"{data.app_dir}/venv/bin/python", *argv,
+        f"--working-directory={release_dir}", f"--property=EnvironmentFile={env_file(ADMIN)}",
+        f"{release_dir}/venv/bin/python", *argv,
     ])
 
 

@@ -8,7 +8,8 @@ import re
 import pytest
 
 from app.config import PROCESSES, VARS, WEB
-from tests.host.conftest import app_curl, env_file, read_env_names
+from deploys.lib.releases import artefact, shipped_files
+from tests.host.conftest import app_curl, env_file, read_env_names, unit_properties
 from tests.inventory import REPO
 
 APP_SRC = REPO / "app"
@@ -27,7 +28,10 @@ def test_app_dir_layout_modes_and_owners(host, target):
     app_dir, user = target.data["app_dir"], target.data["app_user"]
     expected = {
         app_dir: ("root", user, 0o750),
-        f"{app_dir}/app": ("root", user, 0o750),
+        f"{app_dir}/releases": ("root", user, 0o750),
+        f"{app_dir}/venvs": ("root", user, 0o750),
+        f"{app_dir}/current/": ("root", user, 0o750),
+        f"{app_dir}/current/app": ("root", user, 0o750),
         f"{app_dir}/logs": (user, user, 0o750),
         **{env_file(target.data, process): ("root", user, 0o640) for process in PROCESSES},
     }
@@ -38,7 +42,8 @@ def test_app_dir_layout_modes_and_owners(host, target):
 
 def test_service_user_cannot_change_its_code_or_env(host, target):
     app_dir, user = target.data["app_dir"], target.data["app_user"]
-    for path in (f"{app_dir}/app", f"{app_dir}/app/wsgi.py", f"{app_dir}/.env", f"{app_dir}/venv"):
+    for path in (f"{app_dir}/current", f"{app_dir}/current/app", f"{app_dir}/current/app/wsgi.py", f"{app_dir}/.env",
+                 f"{app_dir}/current/venv/", f"{app_dir}/current/venv/bin", f"{app_dir}/releases"):
         assert host.run("runuser -u %s -- test -w %s", user, path).rc != 0, path
     assert host.run("runuser -u %s -- test -w %s", user, f"{app_dir}/logs").rc == 0
 
@@ -46,11 +51,19 @@ def test_service_user_cannot_change_its_code_or_env(host, target):
 def test_deployed_code_is_the_repos_app(host, target):
     remote = dict(
         reversed(line.split(None, 1)) for line in host.check_output(
-            "cd %s && find . -type f ! -name '*.pyc' -exec sha256sum {} +", f"{target.data['app_dir']}/app"
+            "cd %s && find . -type f ! -name '*.pyc' -exec sha256sum {} +", f"{target.data['app_dir']}/current/app"
         ).splitlines())
-    local = {"./" + str(p.relative_to(APP_SRC)): hashlib.sha256(p.read_bytes()).hexdigest()
-             for p in APP_SRC.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+    local = {"./" + str(p.relative_to(APP_SRC)): hashlib.sha256(p.read_bytes()).hexdigest() for p in shipped_files()}
     assert remote == local
+
+
+def test_the_service_runs_the_current_release_which_is_the_repos(host, target):
+    app_dir, release = target.data["app_dir"], artefact()[0]
+    assert host.file(f"{app_dir}/current").linked_to == f"{app_dir}/releases/{release}"
+    pid = unit_properties(host, f"{target.data['app_name']}.service", "MainPID")["MainPID"]
+    assert host.check_output("readlink /proc/%s/cwd", pid) == f"{app_dir}/releases/{release}"
+    releases = host.check_output("ls -1 %s/releases", app_dir).split()
+    assert release in releases and len(releases) <= target.data["app_releases_kept"], releases
 
 
 def test_venv_has_exactly_the_pinned_dependencies(host, target):
@@ -60,11 +73,11 @@ def test_venv_has_exactly_the_pinned_dependencies(host, target):
         if match and not match[3]:  # marker-guarded pins may not apply to this host's Python
             pins[match[1].lower().replace("_", "-")] = match[2]
     frozen = {}
-    for line in host.check_output("%s/venv/bin/pip freeze --all", target.data["app_dir"]).splitlines():
+    for line in host.check_output("%s/current/venv/bin/pip freeze --all", target.data["app_dir"]).splitlines():
         name, _, version = line.partition("==")
         frozen[name.lower().replace("_", "-")] = version
     assert {name: frozen.get(name) for name in pins} == pins
-    assert host.run("%s/venv/bin/pip check", target.data["app_dir"]).rc == 0
+    assert host.run("%s/current/venv/bin/pip check", target.data["app_dir"]).rc == 0
 
 
 @pytest.mark.parametrize("process", PROCESSES)
