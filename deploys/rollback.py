@@ -9,11 +9,14 @@ add, so the previous release runs on the newer schema. The next
 deploys/site.py makes the repo's release current again: revert the change
 in the repo first to keep the rollback."""
 
-from pyinfra import host, local
+from pyinfra import host, local, state
 from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import server
 
+from deploys.lib import fact_cache
 from deploys.lib.releases import app_releases, switch_command
+
+fact_cache.install(state)
 
 on_host = app_releases()
 current, previous = on_host["current"], on_host["previous"]

@@ -4,7 +4,11 @@
     pyinfra inventory.py deploys/site.py                 # production
 """
 
-from pyinfra import local
+from pyinfra import local, state
+
+from deploys.lib import fact_cache
+
+fact_cache.install(state)
 
 for concern in (
     "base",
