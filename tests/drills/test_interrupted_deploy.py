@@ -17,7 +17,7 @@ import uuid
 
 from tests.drills.conftest import deploy_with
 from tests.host.conftest import app_curl, next_elapse
-from tests.pyinfra_run import changed_operations, deploy_argv, run_deploy
+from tests.pyinfra_run import changed, deploy_argv, run_deploy
 
 CHANGED_FILE = "app/wsgi.py"
 INTERRUPT_IN = "--> Starting operation: deploys/app.py | Run the database migrations"
@@ -65,7 +65,7 @@ def service_state(host, unit: str) -> tuple[str, float]:
 
 def test_interrupted_deploy_keeps_data_and_the_rerun_converges(host, target, psql, sandbox_inventory, repo_copy):
     data, app = target.data, target.data["app_name"]
-    code = f"{data['app_dir']}/{CHANGED_FILE}"
+    code = f"{data['app_dir']}/current/{CHANGED_FILE}"
     token = f"drill-{uuid.uuid4().hex[:12]}"
     (repo_copy / CHANGED_FILE).write_text((repo_copy / CHANGED_FILE).read_text() + f"# {token}\n")
     rows = f"SELECT count(*), md5(string_agg(email, ',' ORDER BY email)) FROM users WHERE email LIKE '{token}-%'"
@@ -77,18 +77,17 @@ def test_interrupted_deploy_keeps_data_and_the_rerun_converges(host, target, psq
         cut = interrupted_site_deploy(sandbox_inventory, repo_copy, INTERRUPT_IN)
         # pyinfra exits 0 on SIGINT ("Exiting upon user request!"): only the missing Results table tells.
         assert "--> Results:" not in cut.stdout, "the deploy finished before it could be interrupted"
-        # Interrupted where it hurts: the new code is on the host, the app has not been restarted onto it.
-        assert host.run("grep -q %s %s", token, code).rc == 0
+        # Interrupted where it hurts: the new release is on the host, not yet current, the app not restarted.
+        assert host.run("grep -q %s %s/releases/*/%s", token, data["app_dir"], CHANGED_FILE).rc == 0
+        assert host.run("grep -q %s %s", token, code).rc == 1
         assert host.check_output("systemctl show -P MainPID %s", f"{app}.service") == pid_before
 
         # (a) nothing written before the interruption is lost.
         assert psql(rows) == written
 
-        # (b) a plain re-run finishes the work: migrations, the restart onto the new code, /health, timers.
-        rerun = run_deploy(sandbox_inventory, cwd=repo_copy)
-        changed = changed_operations(rerun.stdout)
-        for op in ("deploys/app.py | Run the database migrations", f"Restart {app}.service"):
-            assert any(op in name for name in changed), f"the re-run skipped {op!r}; it changed: {changed}"
+        # (b) a plain re-run finishes the work: the switch to the new release, the restart onto it, /health, timers.
+        run_deploy(sandbox_inventory, cwd=repo_copy)
+        assert host.run("grep -q %s %s", token, code).rc == 0
         pid, started = service_state(host, f"{app}.service")
         assert pid != pid_before
         assert float(host.check_output("stat -c %%.6Y %s", code)) < started, "the app runs code older than its files"
@@ -98,7 +97,7 @@ def test_interrupted_deploy_keeps_data_and_the_rerun_converges(host, target, psq
         assert psql(rows) == written
 
         # (c) and then it has converged.
-        again = changed_operations(run_deploy(sandbox_inventory, cwd=repo_copy).stdout)
+        again = changed(run_deploy(sandbox_inventory, cwd=repo_copy))
         assert again == [], "operations changed on the run after the re-run:\n  " + "\n  ".join(again)
     finally:
         run_deploy(sandbox_inventory)  # the repo's own code again
@@ -129,10 +128,11 @@ def test_an_interrupted_go_live_is_finished_by_the_next_run(host, target, sandbo
         host.check_output(f"sed -E 's/client_max_body_size [^;]+;/client_max_body_size 1k;/' {site} > {staged} "
                           f"&& touch {staged}.going-live && cp {staged} {site}")
         assert answer_to_a_10k_post() != "413", "nginx loaded the file before any reload"
+        candidate = host.check_output("stat -c %%Y-%%s %s", staged)
         proc = deploy_with(sandbox_inventory, "deploys/nginx.py", client_max_body_size="1k")
         assert proc.returncode == 0, proc.stdout[-3000:]
-        render = f"deploys/nginx.py | nginx site {target.data['app_name']}: render the candidate"
-        assert render not in changed_operations(proc.stdout), "the drill's candidate is not what the deploy renders"
+        assert host.check_output("stat -c %%Y-%%s %s", staged) == candidate, \
+            "the deploy rewrote the candidate: the drill's is not what it renders"
         assert not host.file(f"{staged}.going-live").exists
         assert answer_to_a_10k_post() == "413", "the re-run did not reload nginx onto the file"
     finally:
