@@ -19,11 +19,11 @@ sandbox: deps
 
 ## Every test tier on a fresh sandbox; the sandbox is torn down afterwards.
 test: deps compat-venvs
-	$(PY) -m tests.tiers
+	$(PY) -m tests.tiers $(COMPAT_PYTHONS)
 
 ## Read-only host checks against INVENTORY (default: the sandbox; INVENTORY=inventory.py for production).
 verify: deps
-	$(PY) -m pytest -m sandbox tests/host --inventory=$(INVENTORY)
+	$(PY) -m pytest -m read_only_host_check tests/host --inventory=$(INVENTORY)
 
 ## The disaster-recovery drill: data, backup, host destroyed and rebuilt, restore; prints the RTO.
 dr-drill: sandbox

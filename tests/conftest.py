@@ -11,7 +11,7 @@ from tests import inventory
 from tests.sandbox.harness import state_dir
 
 TESTS = Path(__file__).resolve().parent
-TIER_MARKERS = {"app": "fast", "deploys": "fast", "host": "sandbox", "outside": "sandbox", "drills": "drill"}
+TIER_MARKERS = {"app": "fast", "deploys": "fast", "host": "read_only_host_check", "outside": "outside", "drills": "drill"}
 
 
 def pytest_addoption(parser):
