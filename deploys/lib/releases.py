@@ -68,8 +68,12 @@ class AppReleases(FactBase):
                 "for v in venvs/*/.complete; do [ -e $v ] && echo venv $(basename $(dirname $v)); done; "
                 "for d in app venv; do [ -d $d ] && echo legacy $d; done; true")
 
+    @staticmethod
+    def default():  # no app_dir yet
+        return {"releases": {}, "venvs": [], "current": None, "previous": None, "legacy": []}
+
     def process(self, output):
-        found = {"releases": {}, "venvs": [], "current": None, "previous": None, "legacy": []}
+        found = self.default()
         for line in output:
             kind, *names = line.split()
             if kind in ("current", "previous"):
