@@ -1,5 +1,6 @@
 """Per-request bookkeeping shared by the Flask hooks and the webhook receiver:
-request ids, response headers, metrics and the access line."""
+request ids, metrics and the access line. The security headers are nginx's
+alone (templates/etc/nginx/sites-available/insta-connect-demo.j2)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,6 @@ from app import metrics
 
 access_log = logging.getLogger("app.access")
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
-SECURITY_HEADERS = {
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "same-origin",
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' https:; frame-ancestors 'none'",
-}
 
 
 def request_id(incoming: str | None) -> str:

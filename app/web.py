@@ -95,8 +95,6 @@ def _install_request_hooks(app: Flask) -> None:
     @app.after_request
     def finish_request(response):
         response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
-        for name, value in observe.SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         observe.record(request.method, request.path, route, response.status_code,
                        g.get("started", time.perf_counter()), request.remote_addr)

@@ -70,7 +70,7 @@ class WebhookReceiver:
         payload = json.dumps(body).encode()
         start_response(f"{status} {HTTPStatus(status).phrase}", [
             ("Content-Type", "application/json"), ("Content-Length", str(len(payload))),
-            ("X-Request-ID", rid), *observe.SECURITY_HEADERS.items()])
+            ("X-Request-ID", rid)])
         return [payload]
 
     def _read_body(self, environ) -> bytes:
