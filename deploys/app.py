@@ -16,7 +16,7 @@ from pyinfra.operations import apt, files, server
 
 from app.config import PROCESSES
 from deploys.lib import credentials
-from deploys.lib.app import app_command, env_file
+from deploys.lib.app_runtime import app_command, env_file
 from deploys.lib.operations import secret_file
 from deploys.lib.releases import app_releases, artefact, requirements_id, switch_command
 from deploys.lib.templates import render

@@ -12,7 +12,7 @@ from deploys.lib import credentials
 from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
 from deploys.lib.operations import postgres_role_password
 from deploys.lib.owed import mark_done, owed
-from deploys.lib.postgres import AS_POSTGRES, memory_settings, postgres_plan
+from deploys.lib.postgres_plan import AS_POSTGRES, memory_settings, postgres_plan
 from deploys.lib.templates import template
 from deploys.lib.units import UNIT_DIR, install_drop_in, restart_for_drop_ins
 from deploys.lib.validated import checked_in_copy, validated_template

@@ -15,7 +15,7 @@ from pyinfra import host
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import files, python
 
-from deploys.lib.backups import CHECKSUM_SUFFIX, DUMP_SUFFIX, MANIFEST_SUFFIX, accept_pulled, local_dir
+from deploys.lib.pulled_backups import CHECKSUM_SUFFIX, DUMP_SUFFIX, MANIFEST_SUFFIX, accept_pulled, local_dir
 
 
 def backup_names(suffix: str) -> set[str]:

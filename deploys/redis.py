@@ -17,7 +17,7 @@ from pyinfra.operations import apt, server, systemd
 from deploys.lib import credentials
 from deploys.lib.operations import secret_file
 from deploys.lib.owed import mark_done, owed
-from deploys.lib.redis import CONF, CONFIG_STAMP
+from deploys.lib.redis_config import CONF, CONFIG_STAMP
 from deploys.lib.templates import render
 from deploys.lib.units import enable_and_start
 

@@ -7,7 +7,7 @@ from pyinfra import host
 from pyinfra.operations import apt, files
 
 from deploys.lib.owed import STAMP_DIR
-from deploys.lib.redis import CONFIG_STAMP
+from deploys.lib.redis_config import CONFIG_STAMP
 
 if not host.data.redis_enabled:
     apt.packages(

@@ -3,7 +3,7 @@
     pyinfra -y $INVENTORY deploys/pull_backups.py     # if the copy is not here yet
     pyinfra -y $INVENTORY deploys/restore.py [--data restore_backup=NAME.dump.age [--data restore_confirmed=true]]
 
-Which backup: the rule in deploys/lib/backups.py. With no restore_backup it
+Which backup: the rule in deploys/lib/pulled_backups.py. With no restore_backup it
 takes the newest pulled backup that was not taken from the database it
 would replace, and only if that backup holds at least as many rows; so a
 rebuilt host's own first backup, pulled after the rebuild, never wins. A
@@ -39,11 +39,11 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, server, systemd
 
 from app.migrate import discover
-from deploys.lib.app import app_command, health_check_command
-from deploys.lib.backups import (Backup, BackupError, LiveDatabase, check_restorable, choose, describe, local_dir,
+from deploys.lib.app_runtime import app_command, health_check_command
+from deploys.lib.pulled_backups import (Backup, BackupError, LiveDatabase, check_restorable, choose, describe, local_dir,
                                  pulled, verify)
 from deploys.lib.facts import AppUnitFiles, PostgresDatabaseRows
-from deploys.lib.postgres import AS_POSTGRES
+from deploys.lib.postgres_plan import AS_POSTGRES
 
 APP = host.data.app_name
 REMOTE_DUMP = "/root/restore.dump"

@@ -12,7 +12,7 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import server, systemd
 
 from app.config import TOKEN_REFRESH, WEB, WEBHOOK_PROCESSOR
-from deploys.lib.app import RELEASE_STAMP, env_file, health_check_command, release_files
+from deploys.lib.app_runtime import RELEASE_STAMP, env_file, health_check_command, release_files
 from deploys.lib.owed import mark_done, owed
 from deploys.lib.releases import app_releases
 from deploys.lib.units import enable_and_start, install_units, schedule_timer

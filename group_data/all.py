@@ -120,7 +120,7 @@ backup_recipient = None  # age public key (age1...) dumps are encrypted to; requ
 backup_identity_file = None  # operator's age private key file, for restore and checks; never on the server
 local_backup_dir = "backups"  # where pull_backups.py puts copies, per host (gitignored)
 pull_backups_count = 7  # how many of the newest backups pull_backups.py keeps in sync locally
-restore_backup = None  # restore.py: file name of the backup to restore; None: the rule in deploys/lib/backups.py
+restore_backup = None  # restore.py: file name of the backup to restore; None: the rule in deploys/lib/pulled_backups.py
 restore_confirmed = False  # restore.py: True to restore a named backup that rule would refuse (a deliberate rollback)
 
 # --- Redis (deploys/redis.py) -----------------------------------------------

@@ -1,4 +1,4 @@
-"""deploys/lib/backups.py: which pulled backup restore.py restores, and which
+"""deploys/lib/pulled_backups.py: which pulled backup restore.py restores, and which
 it refuses before touching the host: fast tier."""
 
 import hashlib
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from deploys.lib.backups import (BackupError, LiveDatabase, accept_pulled, check_restorable, choose, describe,
+from deploys.lib.pulled_backups import (BackupError, LiveDatabase, accept_pulled, check_restorable, choose, describe,
                                  pulled, verify)
 
 OLD, NEW = "1111", "2222"  # database clusters: the host before the disaster, and the rebuilt one

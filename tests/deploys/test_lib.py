@@ -8,7 +8,7 @@ import pytest
 from deploys.lib import operations
 from deploys.lib.facts import PostgresRoleVerifierDigest
 from deploys.lib.operations import scram_digest_matches, scram_matches, scram_verifier, verifier_digest
-from deploys.lib.postgres import memory_settings, postgres_plan
+from deploys.lib.postgres_plan import memory_settings, postgres_plan
 from deploys.lib.templates import render
 from tests.app.pgserver import PostgresServer
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.migrate import discover
-from deploys.lib.backups import read_backup, verify
+from deploys.lib.pulled_backups import read_backup, verify
 from tests.host.conftest import TABLES, assert_every, calendar_elapses, next_elapse
 
 
