@@ -12,6 +12,7 @@ import binascii
 import dataclasses
 import os
 import re
+import secrets
 import sys
 from typing import Callable, Mapping
 from urllib.parse import urlsplit
@@ -155,6 +156,7 @@ class Var:
     default: str | None = None  # None: required
     secret: bool = False
     used_by: tuple[str, ...] = PROCESSES  # the processes that read it
+    supplied: bool = False  # the operator supplies it (Doppler, the environment, secrets_file); the deploy copies it
 
 
 VARS = [
@@ -162,13 +164,13 @@ VARS = [
     Var("PORT", _int_range(1, 65535), "3000"),  # only without systemd's socket (a developer's gunicorn)
     Var("DATABASE_URL", _url("postgresql", "postgres"), secret=True),
     Var("LOG_LEVEL", _log_level),
-    Var("APP_ID", _str),
-    Var("APP_SECRET", _str, secret=True, used_by=(WEB,)),
+    Var("APP_ID", _str, supplied=True),
+    Var("APP_SECRET", _str, secret=True, used_by=(WEB,), supplied=True),
     Var("OAUTH_REDIRECT_URI", _url("https", "http")),
-    Var("VERIFY_TOKEN", _str, secret=True, used_by=(WEB,)),
-    Var("OAUTH_STATE_SECRET", _secret, secret=True, used_by=(WEB,)),
-    Var("SESSION_SECRET", _secret, secret=True, used_by=(WEB,)),
-    Var("TOKEN_ENCRYPTION_KEY", _fernet_key, secret=True, used_by=(WEB, TOKEN_REFRESH)),
+    Var("VERIFY_TOKEN", _str, secret=True, used_by=(WEB,), supplied=True),
+    Var("OAUTH_STATE_SECRET", _secret, secret=True, used_by=(WEB,), supplied=True),
+    Var("SESSION_SECRET", _secret, secret=True, used_by=(WEB,), supplied=True),
+    Var("TOKEN_ENCRYPTION_KEY", _fernet_key, secret=True, used_by=(WEB, TOKEN_REFRESH), supplied=True),
     Var("LOG_DIR", _str, "./logs"),
     Var("LOG_RETENTION_DAYS", _int_range(1, 3650), "14"),
     Var("REDIS_URL", _url("redis", "rediss", "unix"), "", secret=True, used_by=(WEB,)),
@@ -195,6 +197,17 @@ VARS = [
     Var("WEBHOOK_PROCESSOR_MAX_SECONDS", _positive_float, "240"),
     Var("WEBHOOK_EVENT_RETENTION_DAYS", _int_range(1, 3650), "30"),
 ]
+
+
+SUPPLIED = tuple(var.name for var in VARS if var.supplied)
+
+
+def new_value(name: str) -> str:
+    """A fresh random value the app accepts for a supplied variable (a sandbox's, or a first production secret)."""
+    var = next(var for var in VARS if var.name == name)
+    if var.parse is _fernet_key:
+        return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    return secrets.token_urlsafe(32)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -14,7 +14,7 @@ import shlex
 from pyinfra import host
 from pyinfra.operations import apt, files, server
 
-from app.config import PROCESSES
+from app.config import PROCESSES, SUPPLIED
 from deploys.lib import credentials
 from deploys.lib.app_runtime import app_command, env_file
 from deploys.lib.operations import secret_file
@@ -32,7 +32,7 @@ VENV = f"{APP_DIR}/venvs/{VENV_ID}"
 VENV_LOCK = f"/run/lock/{host.data.app_name}-venv.lock"
 
 app_secrets = credentials.require(*credentials.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
-env = render("templates/opt/insta-connect-demo/.env.j2", s=app_secrets)
+env = render("templates/opt/insta-connect-demo/.env.j2", s=app_secrets, supplied=SUPPLIED)
 credentials.check_app_env(env)  # while pyinfra prepares: before any operation touches the host
 on_host = app_releases()
 

@@ -26,10 +26,11 @@ from pathlib import Path
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
 
-from app.config import ConfigError, environment_for, load_config
+from app.config import SUPPLIED, ConfigError, environment_for, load_config
 
-APP_SECRETS = ("DB_PASSWORD", "APP_ID", "APP_SECRET", "VERIFY_TOKEN", "OAUTH_STATE_SECRET",
-               "SESSION_SECRET", "TOKEN_ENCRYPTION_KEY")
+# What the app's .env needs from the secret store: the app's supplied variables
+# (app/config.py), and the database password DATABASE_URL and the role are made with.
+APP_SECRETS = ("DB_PASSWORD", *SUPPLIED)
 
 
 @cache
@@ -102,7 +103,7 @@ def env_for_process(process: str, content: str) -> str:
     """The lines of a rendered .env that one of the app's processes reads (app/config.py)."""
     kept = environment_for(process, parse_env(content))
     return "".join(line for line in content.splitlines(keepends=True)
-                   if "=" not in line or line.lstrip().startswith("#") or line.split("=", 1)[0].strip() in kept)
+                   if line.lstrip().startswith("#") or line.split("=", 1)[0].strip() in kept)
 
 
 def check_app_env(content: str) -> None:

@@ -4,10 +4,12 @@ Existing values are kept across `up`, so a rebuilt host gets the same secrets
 and an encrypted backup from an earlier host still restores.
 """
 
-import base64
+import functools
 import secrets as random
 import subprocess
 from pathlib import Path
+
+from app.config import SUPPLIED, new_value
 
 BACKUP_KEY = "backup-key.txt"  # the age identity backups are encrypted to; never leaves this machine
 
@@ -16,16 +18,9 @@ def _token() -> str:
     return random.token_urlsafe(32)
 
 
-GENERATORS = {
-    "DB_PASSWORD": _token,
-    "APP_ID": lambda: str(random.randbelow(10**15) + 10**15),
-    "APP_SECRET": lambda: random.token_hex(16),
-    "VERIFY_TOKEN": _token,
-    "OAUTH_STATE_SECRET": _token,
-    "SESSION_SECRET": _token,
-    "TOKEN_ENCRYPTION_KEY": lambda: base64.urlsafe_b64encode(random.token_bytes(32)).decode(),
-    "REDIS_PASSWORD": _token,
-}
+# The app's supplied variables (app/config.py), and the deploy's own two.
+GENERATORS = {"DB_PASSWORD": _token, "REDIS_PASSWORD": _token,
+              **{name: functools.partial(new_value, name) for name in SUPPLIED}}
 
 
 def read(path: Path) -> dict[str, str]:
