@@ -16,7 +16,7 @@ from pyinfra.operations import apt, files, server
 
 from app.config import PROCESSES, SUPPLIED
 from deploys.lib import credentials
-from deploys.lib.app_runtime import app_command, env_file
+from deploys.lib.app_runtime import APP, app_command, env_file
 from deploys.lib.operations import secret_file
 from deploys.lib.releases import app_releases, artefact, requirements_id, switch_command
 from deploys.lib.templates import render
@@ -29,7 +29,7 @@ VENV_ID = requirements_id()
 VENV = f"{APP_DIR}/venvs/{VENV_ID}"
 # A killed deploy leaves its last command running on the host: a re-run waits for it
 # here rather than building the same venv at the same time.
-VENV_LOCK = f"/run/lock/{host.data.app_name}-venv.lock"
+VENV_LOCK = f"/run/lock/{APP}-venv.lock"
 
 app_secrets = credentials.require(*credentials.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
 env = render("templates/opt/insta-connect-demo/.env.j2", s=app_secrets, supplied=SUPPLIED)

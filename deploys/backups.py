@@ -8,10 +8,11 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.files import FindFiles
 from pyinfra.operations import apt, files, systemd
 
+from deploys.lib.app_runtime import APP
 from deploys.lib.templates import template
 from deploys.lib.units import install_units, schedule_timer
 
-UNIT = f"{host.data.app_name}-backup"
+UNIT = f"{APP}-backup"
 
 if not str(host.data.backup_recipient or "").startswith("age1"):
     raise DeployError(f"{host.name}: set backup_recipient to the operator's age public key (age1...); "

@@ -7,13 +7,14 @@ from pyinfra import host
 from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server
 
+from deploys.lib.app_runtime import APP
 from deploys.lib.edge import NGINX_RELOAD, live_dir
 from deploys.lib.templates import template
 from deploys.lib.units import UNIT_DIR, enable_and_start, install_drop_in, restart_for_drop_ins
 from deploys.lib.validated import checked_in_copy, validated_template
 
 domain = host.data.domain
-site = host.data.app_name
+site = APP
 live = live_dir(domain)
 sandboxing = f"{UNIT_DIR}/nginx.service.d/sandboxing.conf"
 

@@ -39,13 +39,12 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.operations import files, server, systemd
 
 from app.migrate import discover
-from deploys.lib.app_runtime import app_command, health_check_command
+from deploys.lib.app_runtime import APP, app_command, health_check_command
 from deploys.lib.pulled_backups import (Backup, BackupError, LiveDatabase, check_restorable, choose, describe, local_dir,
                                  pulled, verify)
 from deploys.lib.facts import AppUnitFiles, PostgresDatabaseRows
 from deploys.lib.postgres_plan import AS_POSTGRES
 
-APP = host.data.app_name
 REMOTE_DUMP = "/root/restore.dump"
 
 

@@ -12,12 +12,11 @@ from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import server, systemd
 
 from app.config import TOKEN_REFRESH, WEB, WEBHOOK_PROCESSOR
-from deploys.lib.app_runtime import RELEASE_STAMP, env_file, health_check_command, release_files
+from deploys.lib.app_runtime import APP, RELEASE_STAMP, env_file, health_check_command, release_files
 from deploys.lib.owed import mark_done, owed
 from deploys.lib.releases import app_releases
 from deploys.lib.units import enable_and_start, install_units, schedule_timer
 
-APP = host.data.app_name
 SOCKET = f"{APP}.socket"
 JOB_SERVICE = "templates/etc/systemd/system/insta-connect-demo-job.service.j2"
 JOB_TIMER = "templates/etc/systemd/system/insta-connect-demo-job.timer.j2"

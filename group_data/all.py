@@ -7,7 +7,6 @@ inventory overrides the network-specific ones.
 
 # --- identity -------------------------------------------------------------
 domain = "insta.tiblings.com"  # public name nginx serves and certbot certifies
-app_name = "insta-connect-demo"  # systemd unit, nginx site and Doppler project name
 
 # --- base system (deploys/base.py) ----------------------------------------
 timezone = "Etc/UTC"  # UTC, as the document's schedules are (Etc/UTC is the canonical zone name)

@@ -6,6 +6,9 @@ from pyinfra import host
 
 from app.config import ADMIN, WEB
 
+# The service's name, as the document gives it: its systemd units, nginx site,
+# backups and the names of the files the deploys write for it. Not a setting.
+APP = "insta-connect-demo"
 RELEASE_STAMP = "app-release"  # deploys/lib/owed.py: a restart is owed for these files
 
 
@@ -21,7 +24,7 @@ def release_files() -> tuple[str, ...]:
     restart until it is done."""
     data = host.data
     return (f"{data.app_dir}/current/", env_file(WEB),
-            f"/etc/systemd/system/{data.app_name}.service", f"/etc/systemd/system/{data.app_name}.socket")
+            f"/etc/systemd/system/{APP}.service", f"/etc/systemd/system/{APP}.socket")
 
 
 def app_command(*argv: str, release_dir: str | None = None) -> str:

@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 from urllib.parse import urljoin
 
+from deploys.lib.app_runtime import APP
 from deploys.lib.facts import PostgresDatabaseRows
 from tests.inventory import REPO, load
 from tests.outside.conftest import Reply, Vantage
@@ -172,14 +173,14 @@ class Drill:
             status = self.outside.status(owner.url("/webhook"), "--header", "Content-Type: application/json",
                                          "--header", f"X-Hub-Signature-256: {signature}", "--data-binary", body)
             check(status == 200, f"a signed webhook answered {status}")
-        self.ssh("systemctl", "start", f"{self.target.data['app_name']}-webhook-processor.service")
+        self.ssh("systemctl", "start", f"{APP}-webhook-processor.service")
         events = owner.json(f"/api/accounts/{account['id']}/events")["events"]
         check(len(events) == WEBHOOKS and all(event["status"] == "done" for event in events),
               f"the webhooks were not all processed: {[event['status'] for event in events]}")
         return {"people": people, "account": account}
 
     def back_up_and_pull(self) -> str:
-        app = self.target.data["app_name"]
+        app = APP
         self.ssh("systemctl", "start", f"{app}-backup.service")
         newest = self.ssh(f"ls -1 {self.target.data['backup_dir']} | grep '\\.dump\\.age$' | tail -n 1").strip()
         run_deploy(self.inventory, "deploys/pull_backups.py")

@@ -15,6 +15,7 @@ import uuid
 
 import pytest
 
+from deploys.lib.app_runtime import APP
 from tests.drills.conftest import host_untouched
 from tests.host.conftest import TABLES, app_curl
 from tests.pyinfra_run import run_deploy
@@ -39,7 +40,7 @@ def take_backup(host, target, sandbox_inventory, tmp_path):
 
     def take():
         made = listing()
-        host.check_output("systemctl start %s-backup.service", target.data["app_name"])
+        host.check_output("systemctl start %s-backup.service", APP)
         [dump] = [name for name in listing() - made if name.endswith(".dump.age")]
         run_deploy(sandbox_inventory, "deploys/pull_backups.py", "--data", f"local_backup_dir={tmp_path}")
         return tmp_path / target.name / dump
@@ -63,14 +64,14 @@ def app_units(host, app: str) -> dict[str, bool]:
 
 
 def assert_app_back(host, target):
-    app = target.data["app_name"]
+    app = APP
     assert all(app_units(host, app).values()), app_units(host, app)
     assert '"status":"healthy"' in host.check_output(f"{app_curl(target.data)} -f http://localhost/health")
     assert not host.file("/root/restore.dump").exists, "the decrypted dump was left on the server"
 
 
 def app_started_at(host, target) -> str:
-    return host.check_output("systemctl show -P ActiveEnterTimestampMonotonic %s", f"{target.data['app_name']}.service")
+    return host.check_output("systemctl show -P ActiveEnterTimestampMonotonic %s", f"{APP}.service")
 
 
 def test_a_rollback_on_the_hosts_own_backup_needs_its_name_and_a_confirmation(host, target, psql, marker,
@@ -92,7 +93,7 @@ def test_a_rollback_on_the_hosts_own_backup_needs_its_name_and_a_confirmation(ho
     assert f"--> Restoring {dump} to {target.name}" in proc.stdout
     assert "(the database it replaces: a rollback)" in proc.stdout
     # Any running job or backup is stopped for the restore, not only the timers.
-    assert f"Stop {target.data['app_name']}-backup.service" in proc.stdout
+    assert f"Stop {APP}-backup.service" in proc.stdout
     assert psql(f"SELECT count(*) FROM users WHERE email = '{marker}'") == [["1"]]
     tables = {row[0] for row in psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert TABLES <= tables
@@ -153,7 +154,7 @@ def good_backup(host, target, sandbox_inventory, tmp_path_factory):
     pulled = tmp_path_factory.mktemp("good")
     backup_dir = target.data["backup_dir"]
     made = set(host.check_output("ls -1 %s", backup_dir).split())
-    host.check_output("systemctl start %s-backup.service", target.data["app_name"])
+    host.check_output("systemctl start %s-backup.service", APP)
     new = set(host.check_output("ls -1 %s", backup_dir).split()) - made
     try:
         run_deploy(sandbox_inventory, "deploys/pull_backups.py", "--data", f"local_backup_dir={pulled}")

@@ -15,6 +15,7 @@ import subprocess
 import threading
 import uuid
 
+from deploys.lib.app_runtime import APP
 from tests.drills.conftest import deploy_with
 from tests.host.conftest import app_curl, next_elapse
 from tests.pyinfra_run import changed, deploy_argv, run_deploy
@@ -64,7 +65,7 @@ def service_state(host, unit: str) -> tuple[str, float]:
 
 
 def test_interrupted_deploy_keeps_data_and_the_rerun_converges(host, target, psql, sandbox_inventory, repo_copy):
-    data, app = target.data, target.data["app_name"]
+    data, app = target.data, APP
     code = f"{data['app_dir']}/current/{CHANGED_FILE}"
     token = f"drill-{uuid.uuid4().hex[:12]}"
     (repo_copy / CHANGED_FILE).write_text((repo_copy / CHANGED_FILE).read_text() + f"# {token}\n")
@@ -111,7 +112,7 @@ def test_an_interrupted_go_live_is_finished_by_the_next_run(host, target, sandbo
     is new, nginx still serves the old one, and the staging copy matches the
     live file. The re-run with the same input must still reload nginx, not take
     the go-live for done."""
-    site = f"/etc/nginx/sites-available/{target.data['app_name']}"
+    site = f"/etc/nginx/sites-available/{APP}"
     staged = f"/var/lib/pyinfra-staged{site}"
     accepted = host.file(site).sha256sum
     domain = target.data["domain"]

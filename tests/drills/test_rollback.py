@@ -2,6 +2,7 @@
 the service runs it, a second rollback returns to where it started, and a
 host with no previous release is refused without being touched."""
 
+from deploys.lib.app_runtime import APP
 from tests.drills.conftest import host_untouched
 from tests.drills.test_zero_downtime import current_release
 from tests.host.conftest import app_curl, unit_properties
@@ -9,7 +10,7 @@ from tests.pyinfra_run import run_deploy
 
 
 def test_rollback_returns_to_the_previous_release_and_back(host, target, sandbox_inventory, repo_copy):
-    app, app_dir = target.data["app_name"], target.data["app_dir"]
+    app, app_dir = APP, target.data["app_dir"]
     original = current_release(host, app_dir)
     (repo_copy / "app/static/app.css").write_text((repo_copy / "app/static/app.css").read_text() + "\n/* rollback drill */\n")
     run_deploy(sandbox_inventory, "deploys/site.py", cwd=repo_copy)

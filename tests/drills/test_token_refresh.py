@@ -7,6 +7,8 @@ import uuid
 
 from app.security import TokenCipher
 
+from deploys.lib.app_runtime import APP
+
 
 def fake_meta(base: str, method: str, path: str, body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
@@ -18,7 +20,7 @@ def fake_meta(base: str, method: str, path: str, body: dict | None = None) -> di
 
 def test_token_refresh_service_refreshes_a_due_token(host, target, psql, sandbox_secrets):
     fake = target.data["meta_base_urls"]["INSTAGRAM_GRAPH_BASE"]
-    app = target.data["app_name"]
+    app = APP
     cipher = TokenCipher(sandbox_secrets["TOKEN_ENCRYPTION_KEY"])
     marker = f"drill-{uuid.uuid4().hex[:12]}@example.test"
     account = fake_meta(fake, "POST", "/_control/accounts", {"username": "drill_refresh"})["user_id"]

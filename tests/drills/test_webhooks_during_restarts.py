@@ -7,6 +7,7 @@ import time
 import uuid
 from pathlib import Path
 
+from deploys.lib.app_runtime import APP
 from tests.sandbox.harness import Sandbox
 
 SENDER = Path(__file__).with_name("webhook_sender.py")
@@ -15,7 +16,7 @@ GIVE_UP = 60  # seconds a delivery is retried before it counts as lost
 
 
 def test_webhooks_survive_app_and_postgres_restarts(host, target, psql, sandbox_state, sandbox_secrets):
-    app = target.data["app_name"]
+    app = APP
     account = f"drill-{uuid.uuid4().hex[:10]}"
     settings = (target.data["app_socket"], sandbox_secrets["APP_SECRET"], account,
                 COUNT, INTERVAL, GIVE_UP)

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 
+from deploys.lib.app_runtime import APP
 from tests.host.conftest import unit_properties
 from tests.inventory import REPO
 from tests.pyinfra_run import run_deploy
@@ -26,7 +27,7 @@ def current_release(host, app_dir: str) -> str:
 
 def test_no_request_lost_to_restart_reload_new_release_or_rollback(
         host, target, sandbox_inventory, sandbox_state, sandbox_secrets, repo_copy, psql):
-    app, app_dir = target.data["app_name"], target.data["app_dir"]
+    app, app_dir = APP, target.data["app_dir"]
     account = f"load-{uuid.uuid4().hex[:10]}"
     settings = {**LOAD, "address": sandbox_state["address"], "domain": sandbox_state["domain"],
                 "pebble_root": sandbox_state["pebble_root"], "app_secret": sandbox_secrets["APP_SECRET"],

@@ -4,8 +4,6 @@ comes from the inventory's data (target.data), never from sandbox defaults."""
 import datetime as dt
 import re
 
-import pytest
-
 from app.config import WEB
 
 TABLES = {"users", "instagram_accounts", "instagram_pages", "access_tokens", "token_refresh_log",

@@ -8,6 +8,7 @@ import re
 import pytest
 
 from app.config import PROCESSES, VARS, WEB
+from deploys.lib.app_runtime import APP
 from deploys.lib.releases import artefact, shipped_files
 from tests.host.conftest import app_curl, env_file, read_env_names, unit_properties
 from tests.inventory import REPO
@@ -60,7 +61,7 @@ def test_deployed_code_is_the_repos_app(host, target):
 def test_the_service_runs_the_current_release_which_is_the_repos(host, target):
     app_dir, release = target.data["app_dir"], artefact()[0]
     assert host.file(f"{app_dir}/current").linked_to == f"{app_dir}/releases/{release}"
-    pid = unit_properties(host, f"{target.data['app_name']}.service", "MainPID")["MainPID"]
+    pid = unit_properties(host, f"{APP}.service", "MainPID")["MainPID"]
     assert host.check_output("readlink /proc/%s/cwd", pid) == f"{app_dir}/releases/{release}"
     releases = host.check_output("ls -1 %s/releases", app_dir).split()
     assert release in releases and len(releases) <= target.data["app_releases_kept"], releases
@@ -92,7 +93,7 @@ def test_each_process_gets_its_required_variables_and_only_its_own_secrets(host,
 @pytest.mark.parametrize("unit, process", [("{app}.service", WEB), ("{app}-token-refresh.service", "token-refresh"),
                                            ("{app}-webhook-processor.service", "webhook-processor")])
 def test_each_unit_loads_its_own_process_environment_file(host, target, unit, process):
-    loaded = host.check_output("systemctl show -P EnvironmentFiles %s", unit.format(app=target.data["app_name"]))
+    loaded = host.check_output("systemctl show -P EnvironmentFiles %s", unit.format(app=APP))
     assert loaded.split()[0] == env_file(target.data, process)
 
 

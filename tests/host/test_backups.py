@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.migrate import discover
+from deploys.lib.app_runtime import APP
 from deploys.lib.pulled_backups import read_backup, verify
 from tests.host.conftest import TABLES, assert_every, calendar_elapses, next_elapse
 
@@ -34,7 +35,7 @@ def test_backup_dir_is_root_only(host, target):
 
 
 def test_backup_timer_runs_daily_at_1_utc(host, target):
-    timer = f"{target.data['app_name']}-backup.timer"
+    timer = f"{APP}-backup.timer"
     assert host.service(timer).is_enabled and host.service(timer).is_running
     when = next_elapse(host, timer)
     assert (when.hour, when.minute, when.second) == (1, 0, 0)
@@ -70,7 +71,7 @@ def test_newest_backups_manifest_names_this_host_its_database_and_schema(host, t
     cluster = host.check_output("cd / && runuser -u postgres -- psql -XAtc %s",
                                 "SELECT system_identifier FROM pg_control_system()")
     assert (manifest["host"], manifest["app"], manifest["database"], manifest["cluster"]) == \
-        (target.name, target.data["app_name"], target.data["db_name"], cluster)
+        (target.name, APP, target.data["db_name"], cluster)
     assert TABLES <= manifest["rows"].keys()
     # Restorable by this code: no migration it lacks (a deploy may have added one since).
     assert manifest["migrations"] and set(manifest["migrations"]) <= {migration.version for migration in discover()}

@@ -1,5 +1,7 @@
 """deploys/logs.py, as the host shows it. Read-only: safe against production."""
 
+from deploys.lib.app_runtime import APP
+
 
 def test_app_writes_dated_logs_owned_by_the_service_user(host, target):
     logs, user = f"{target.data['app_dir']}/logs", target.data["app_user"]
@@ -22,5 +24,5 @@ def test_log_retention(host, target):
 
 def test_journal_is_persistent_and_keeps_the_units_output(host, target):
     assert host.file("/var/log/journal").is_directory
-    lines = host.check_output("journalctl -u %s.service -o cat -n 5 --no-pager", target.data["app_name"])
+    lines = host.check_output("journalctl -u %s.service -o cat -n 5 --no-pager", APP)
     assert lines.strip(), "the journal has no output of the app's service"

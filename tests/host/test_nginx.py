@@ -3,12 +3,13 @@
 
 import pytest
 
+from deploys.lib.app_runtime import APP
 from tests.host.conftest import exposure, main_process_status, unit_properties
 
 
 @pytest.fixture(scope="module")
 def site(target) -> str:
-    return target.data["app_name"]
+    return APP
 
 
 def test_nginx_running_on_a_valid_config(host):

@@ -4,6 +4,7 @@ import datetime as dt
 
 import pytest
 
+from deploys.lib.app_runtime import APP
 from tests.host.conftest import assert_every, calendar_elapses, exposure, next_elapse, unit_properties
 
 SANDBOXING = {
@@ -15,7 +16,7 @@ SANDBOXING = {
 
 @pytest.fixture(scope="module")
 def app(target):
-    return target.data["app_name"]
+    return APP
 
 
 def test_app_service_enabled_active_and_configured(host, target, app):

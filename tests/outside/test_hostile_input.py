@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from deploys.lib.app_runtime import APP
 from tests.sandbox import secrets
 
 PATHS = [
@@ -64,7 +65,7 @@ def app_secret(target) -> str:
 def edge(internet, host, target, psql):
     """send(path, *curl options) -> status; checks afterwards that nothing was
     stored and no traceback was logged while the test ran."""
-    app = target.data["app_name"]
+    app = APP
     since = host.check_output("date -u '+%Y-%m-%d %H:%M:%S'")
     stored = psql("SELECT (SELECT count(*) FROM webhook_events), (SELECT count(*) FROM users)")
     sent = []
