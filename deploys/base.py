@@ -110,9 +110,14 @@ def apply_security_updates():
     # A new host must not wait hours for the nightly run with known holes. needrestart
     # names every service still running a replaced library; all are restarted, dbus
     # and logind too (its own rules spare them, for desktops; this host has none).
+    # Once each: unsuspended, its apt hook restarts sshd after every one of
+    # unattended-upgrade's dozen steps, past systemd's start limit (sshd then stays down).
     server.shell(
         name="Apply pending security updates (unattended-upgrade), then restart what runs a replaced library",
-        commands=["unattended-upgrade",
+        commands=["NEEDRESTART_SUSPEND=1 unattended-upgrade",
+                  # PID 1 (needrestart's "systemd-manager") is re-executed, not restarted.
+                  "if needrestart -b -r l | grep -qx 'NEEDRESTART-SVC: systemd-manager'; then "
+                  "systemctl daemon-reexec; fi",
                   "needrestart -b -r l | sed -n 's/^NEEDRESTART-SVC: //p' | xargs -r systemctl restart"],
         _if=lambda: bool(host.get_fact(PendingSecurityUpgrades)),  # after the lists were refreshed above
     )

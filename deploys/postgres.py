@@ -125,13 +125,6 @@ apt.packages(
     name=f"Install PostgreSQL {major}",
     packages=[f"postgresql-{major}", f"postgresql-client-{major}"],
 )
-files.directory(
-    name="Keep the postgres account's home private (0750): clusters and psql history live there",
-    path="/var/lib/postgresql",
-    user="postgres",
-    group="postgres",
-    mode="750",
-)
 sandbox_cluster(cluster_unit, cluster_drop_in, major)
 settings_restart = configure_postgres(major)
 systemd.service(

@@ -84,8 +84,3 @@ def test_cluster_runs_in_its_sandbox(host, target, psql):
         assert ["JIT:"] in plan, plan
     # The running postmaster, not just the unit: it was restarted into the sandbox.
     assert main_process_status(host, unit)["NoNewPrivs"] == "1"
-
-
-def test_postgres_home_is_private(host):
-    home = host.file("/var/lib/postgresql")
-    assert home.user == "postgres" and home.mode == 0o750
