@@ -1,12 +1,14 @@
-"""Base system: apt (and its proxy, where one is set), trusted CAs, base
-packages, UTC and a synchronised clock, security updates now and unattended
-from then on, and restarts of what still runs a replaced library."""
+"""Base system: apt (its proxy, where one is set, and on Debian its sources,
+security archive included), trusted CAs, base packages, UTC and a synchronised
+clock, security updates now and unattended from then on, restarts of what
+still runs a replaced library, and kernel modules a VPS has no use for."""
 
 import hashlib
 from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.facts import PendingSecurityUpgrades
@@ -29,6 +31,31 @@ def configure_apt_proxy():
         path="/etc/apt/apt.conf.d/01proxy",
         present=False,
         _if=lambda: not host.data.apt_proxy,
+    )
+
+
+@deploy("Debian's apt sources")
+def debian_sources(codename: str):
+    # Owned whole, so the security archive cannot be missing (a debootstrapped
+    # image has none) and no archive is listed twice.
+    changes = [
+        template(
+            name="List Debian's archives, the security archive included",
+            src="templates/etc/apt/sources.list.d/debian.sources.j2",
+            dest="/etc/apt/sources.list.d/debian.sources",
+            mode="644",
+            codename=codename,
+        ),
+        template(
+            name="List nothing in /etc/apt/sources.list (Debian's archives are in debian.sources)",
+            src="templates/etc/apt/sources.list.j2",
+            dest="/etc/apt/sources.list",
+            mode="644",
+        ),
+    ]
+    apt.update(
+        name="Refresh apt lists for the changed Debian sources",
+        _if=lambda: any(op.did_change() for op in changes),
     )
 
 
@@ -83,9 +110,14 @@ def apply_security_updates():
     # A new host must not wait hours for the nightly run with known holes. needrestart
     # names every service still running a replaced library; all are restarted, dbus
     # and logind too (its own rules spare them, for desktops; this host has none).
+    # Once each: unsuspended, its apt hook restarts sshd after every one of
+    # unattended-upgrade's dozen steps, past systemd's start limit (sshd then stays down).
     server.shell(
         name="Apply pending security updates (unattended-upgrade), then restart what runs a replaced library",
-        commands=["unattended-upgrade",
+        commands=["NEEDRESTART_SUSPEND=1 unattended-upgrade",
+                  # PID 1 (needrestart's "systemd-manager") is re-executed, not restarted.
+                  "if needrestart -b -r l | grep -qx 'NEEDRESTART-SVC: systemd-manager'; then "
+                  "systemctl daemon-reexec; fi",
                   "needrestart -b -r l | sed -n 's/^NEEDRESTART-SVC: //p' | xargs -r systemctl restart"],
         _if=lambda: bool(host.get_fact(PendingSecurityUpgrades)),  # after the lists were refreshed above
     )
@@ -124,7 +156,10 @@ def synchronise_time():
 
 
 configure_apt_proxy()
-trust_extra_cas()
+trust_extra_cas()  # before apt's first fetch: a mirror may be reached through the egress's CA
+distribution = host.get_fact(LinuxDistribution)
+if distribution["name"] == "Debian":
+    debian_sources(distribution["release_meta"]["VERSION_CODENAME"])
 
 apt.packages(
     name="Install the base packages",
@@ -141,3 +176,11 @@ server.timezone(
 synchronise_time()
 enable_unattended_upgrades()
 apply_security_updates()
+template(
+    name="Refuse the kernel modules this host never needs (modprobe reads the refusals)",
+    src="templates/etc/modprobe.d/insta-connect-demo.conf.j2",
+    dest="/etc/modprobe.d/insta-connect-demo.conf",
+    mode="644",
+    create_remote_dir=True,
+    modules=host.data.refused_kernel_modules,
+)

@@ -1,5 +1,6 @@
 """Firewall: ufw (Debian's package). Default deny incoming; the public web
-ports from anywhere; SSH only from `admin_ips`; IPv4 and IPv6 alike.
+ports from anywhere; SSH only from `admin_ips`; IPv4 and IPv6 alike; and the
+kernel's network settings of a host that routes nothing (`network_sysctls`).
 
 Lockout-safe: the deploy stops before touching the host if the address its
 own SSH connection comes from is not among `admin_ips`, or it reaches sshd
@@ -14,7 +15,7 @@ import ipaddress
 from pyinfra import host
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import Command
-from pyinfra.operations import apt, server, systemd
+from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.ufw import UfwState
 
@@ -67,6 +68,21 @@ apt.packages(
     name="Install ufw",
     packages=["ufw"],
 )
+# In ufw's own file: ufw applies it at every start, after /etc/sysctl.d (whose
+# log_martians it would undo), and also where systemd-sysctl cannot run (a container).
+for key, value in host.data.network_sysctls.items():
+    ufw_key = key.replace(".", "/")  # as ufw's file spells its keys
+    files.line(
+        name=f"ufw applies {key} = {value} at each start",
+        path="/etc/ufw/sysctl.conf",
+        line=rf"^{ufw_key}=.*$",
+        replace=f"{ufw_key}={value}",
+    )
+    server.sysctl(
+        name=f"Set {key} = {value} now",
+        key=key,
+        value=value,
+    )
 server.shell(
     name=f"Allow SSH ({SSH_PORT}/tcp) from each of admin_ips, before any default deny",
     commands=missing(ssh_rules),

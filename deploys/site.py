@@ -12,6 +12,7 @@ fact_cache.install(state)
 
 for concern in (
     "base",
+    "logins",  # before ssh: a new team member's home is made private (login.defs UMASK)
     "ssh",  # before the firewall: team members' access is in place when SSH gets restricted
     "firewall",  # before nginx: port 80 must be open for the ACME validation
     "postgres",

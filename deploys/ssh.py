@@ -77,6 +77,11 @@ def manage_team():
             public_keys=person["keys"],
             delete_keys=True,
         )
+        files.directory(
+            name=f"Keep {person['name']}'s home private (0750)",
+            path=f"/home/{person['name']}",
+            mode="750",
+        )
     wanted = {person["name"] for person in team}
     for departed in sorted(name for name, user in users.items()
                            if group in user["groups"] and name not in wanted):

@@ -13,14 +13,24 @@ timezone = "Etc/UTC"  # UTC, as the document's schedules are (Etc/UTC is the can
 apt_proxy = None  # http://host:port for apt, or None to go direct (production)
 https_proxy = None  # proxy for pip on the host, or None to go direct (production)
 extra_ca_certs = []  # extra PEM CA certificates to trust (the sandbox's egress CA)
+debian_mirror = "http://deb.debian.org/debian"  # Debian hosts' archive (release and -updates); Ubuntu's sources are left alone
+debian_security_archive = "http://security.debian.org/debian-security"  # Debian's security archive, by its own name
 base_packages = [  # tools every host gets
     "ca-certificates", "curl", "gnupg", "tzdata", "rsync", "less", "logrotate",
-    "unattended-upgrades", "apt-listchanges",
+    "unattended-upgrades", "apt-listchanges", "debsums", "kmod",
 ]
 ntp_servers = ["2.debian.pool.ntp.org"]  # NTP pools or servers chrony keeps the clock to
 time_sync_sets_clock = True  # chrony steers the clock; False only where it is not the host's own (a container)
+refused_kernel_modules = [  # never loaded: removable storage, and network protocols with a history of holes
+    "usb-storage", "firewire-core", "dccp", "sctp", "rds", "tipc",
+]
 unattended_upgrades_reboot = False  # reboot automatically when an update needs it
 unattended_upgrades_reboot_time = "04:00"  # when, if it does (UTC; after backups and token refresh)
+
+# --- logins (deploys/logins.py) -------------------------------------------------
+login_umask = "027"  # login.defs UMASK: new homes 0750 (sessions keep 022: no pam_umask in Debian's PAM stack)
+password_min_days = 1  # login.defs PASS_MIN_DAYS; no PASS_MAX_DAYS: an expired password locks out key logins too
+shell_idle_timeout = 900  # seconds an interactive login shell may sit idle at its prompt (TMOUT)
 
 # --- access (deploys/ssh.py, deploys/firewall.py) ---------------------------
 admin_ips = []  # addresses allowed to SSH in and read /metrics and /alerts; set per inventory
@@ -28,6 +38,7 @@ team = [  # people with SSH access: {"name": login, "keys": [public keys], "sudo
 ]
 team_group = "team"  # group that marks the users this deploy manages (offboarding removes members not in `team`)
 team_keys_to_root = False  # also put the team's keys in root's authorized_keys (the document's section 11.1 way)
+ssh_max_sessions = 2  # sessions (shells, commands, SFTP) one SSH connection may carry at once; pyinfra needs 2
 ssh_kex_algorithms = [  # modern key exchange only; whichever of these the host's OpenSSH knows are used
     "mlkem768x25519-sha256", "sntrup761x25519-sha512@openssh.com", "sntrup761x25519-sha512",
     "curve25519-sha256", "curve25519-sha256@libssh.org",
@@ -44,6 +55,12 @@ ssh_host_key_algorithms = [  # Ed25519 and RSA with SHA-2 (no NIST curves, no SH
     "ssh-ed25519", "ssh-ed25519-cert-v01@openssh.com", "rsa-sha2-512", "rsa-sha2-256",
 ]
 public_tcp_ports = [80, 443]  # open to anyone: HTTP (ACME and the redirect) and HTTPS
+network_sysctls = {  # kernel network settings for a host that routes nothing (ufw applies them at each start)
+    "net.ipv4.conf.all.rp_filter": 1, "net.ipv4.conf.default.rp_filter": 1,
+    "net.ipv4.conf.all.send_redirects": 0, "net.ipv4.conf.default.send_redirects": 0,
+    "net.ipv4.conf.all.accept_source_route": 0, "net.ipv4.conf.default.accept_source_route": 0,
+    "net.ipv4.conf.all.log_martians": 1, "net.ipv4.conf.default.log_martians": 1,
+}
 firewall_logging = "low"  # ufw's log level: off, low (blocked packets, rate-limited), medium, high or full
 
 # --- nginx (deploys/nginx.py) ---------------------------------------------------

@@ -1,6 +1,7 @@
 """deploys/base.py, as the host shows it. Read-only: safe against production."""
 
 import ipaddress
+import re
 
 from deploys.lib.facts import PendingSecurityUpgrades
 
@@ -81,3 +82,25 @@ def test_clock_follows_the_configured_time_sources(host, target):
         assert selected[0] in target.data["ntp_servers"]
     if target.data["time_sync_sets_clock"]:
         assert host.check_output("timedatectl show -p NTPSynchronized --value") == "yes"
+
+
+def test_apt_lists_the_security_archive_once(host, target):
+    policy = host.run("apt-cache policy")
+    assert policy.rc == 0 and "configured multiple times" not in policy.stdout + policy.stderr, policy.stderr
+    security = {uri.rstrip("/") for uri in re.findall(r"^ +\d+ (\S+) \S+-security/main ", policy.stdout, re.M)}
+    if host.system_info.distribution == "debian":
+        assert security == {target.data["debian_security_archive"]}, security
+    else:
+        assert security, "no -security suite among apt's sources"
+
+
+def test_unneeded_kernel_modules_are_refused(host, target):
+    for module in target.data["refused_kernel_modules"]:
+        # What modprobe would do, from its whole configuration (-n: without doing it).
+        assert host.check_output("modprobe -n -v %s", module).split() == ["install", "/bin/false"], module
+
+
+def test_installed_package_files_are_unmodified(host):
+    """debsums: every installed package's files (conffiles aside) match dpkg's checksums."""
+    out = host.run("debsums -s")
+    assert out.rc == 0 and out.stdout + out.stderr == "", out.stdout + out.stderr

@@ -73,3 +73,9 @@ def test_only_ssh_and_the_web_listen_beyond_loopback(host):
         if address == "*" or not ipaddress.ip_address(address).is_loopback:
             exposed.add(int(port))
     assert exposed == {22, 80, 443}
+
+
+def test_network_sysctls_live_and_applied_by_ufw_at_each_start(host, target):
+    for key, value in target.data["network_sysctls"].items():
+        assert host.check_output("sysctl -n %s", key) == str(value), key
+        assert host.file("/etc/ufw/sysctl.conf").contains(f"^{key.replace('.', '/')}={value}$"), key

@@ -31,6 +31,17 @@ def test_only_modern_algorithms(sshd, target, setting, data_key):
     assert offered and set(offered) <= set(target.data[data_key]), offered
 
 
+def test_only_root_and_the_team_may_log_in(host, target):
+    allowed = host.check_output("sshd -T | awk '$1 == \"allowgroups\" {print $2}'").split()
+    assert sorted(allowed) == sorted(["root", target.data["team_group"]])
+
+
+def test_sessions_and_keepalives(sshd, target):
+    assert sshd["maxsessions"] == str(target.data["ssh_max_sessions"])
+    assert sshd["tcpkeepalive"] == "no"  # the encrypted ClientAlive messages find dead peers
+    assert (sshd["clientaliveinterval"], sshd["clientalivecountmax"]) == ("300", "2")
+
+
 def test_live_drop_in_is_the_deployed_one(host):
     # A drop-in sshd -t refused stays staged and differs from the live file.
     live = "/etc/ssh/sshd_config.d/10-hardening.conf"
@@ -45,6 +56,7 @@ def test_team_members_have_their_keys_and_only_them(host, target):
     for person in target.data["team"]:
         user = host.user(person["name"])
         assert user.exists and group in user.groups, person["name"]
+        assert host.file(user.home).mode == 0o750, person["name"]
         keys = host.file(f"{user.home}/.ssh/authorized_keys").content_string.splitlines()
         assert sorted(keys) == sorted(person["keys"]), person["name"]
     managed = {name for name in host.check_output(f"getent group {group} | cut -d: -f4").split(",") if name}

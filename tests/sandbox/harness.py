@@ -353,6 +353,7 @@ class Sandbox:
             "ssh_strict_host_key_checking": "yes",
             "apt_proxy": state["proxy"],
             "https_proxy": state["proxy"],
+            "debian_mirror": rootfs.machine_mirror(),  # the archive this machine's apt, and so the proxy, reaches
             "extra_ca_certs": extra_cas,
             "domain": state["domain"],
             "admin_ips": [state["gateway"]],
