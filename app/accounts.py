@@ -6,7 +6,7 @@ import datetime as dt
 
 from psycopg.rows import dict_row
 
-from app.meta import LongLivedToken
+from app.tokens.meta import LongLivedToken
 
 ACCOUNT_COLUMNS = """
     a.id, a.username, a.account_type, a.profile_picture_url, a.followers_count,

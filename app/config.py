@@ -143,9 +143,9 @@ def _rate_limit(raw: str) -> str:
 # The app's processes. Each reads only the secrets it uses: the deploy gives
 # each one's unit an environment file holding just those (env_file_names).
 WEB = "web"  # gunicorn: pages, OAuth, webhooks
-TOKEN_REFRESH = "token-refresh"  # python -m app.jobs.refresh_tokens
-WEBHOOK_PROCESSOR = "webhook-processor"  # python -m app.jobs.webhook_processor
-ADMIN = "admin"  # python -m app.migrate and the operator commands (python -m app.sessions)
+TOKEN_REFRESH = "token-refresh"  # python -m app.tokens.job
+WEBHOOK_PROCESSOR = "webhook-processor"  # python -m app.webhooks.job
+ADMIN = "admin"  # python -m app.migrate and the operator commands (python -m app.web.sessions)
 PROCESSES = (WEB, TOKEN_REFRESH, WEBHOOK_PROCESSOR, ADMIN)
 
 

@@ -48,7 +48,7 @@ class OAuthStateSigner:
     """state = signed {user id, random nonce} with a timestamp.
 
     The signature and max age are checked here; single use is enforced by
-    the caller recording the nonce (see app.views.oauth).
+    the caller recording the nonce (see app.tokens.oauth).
     """
 
     def __init__(self, secret: str):

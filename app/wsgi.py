@@ -1,5 +1,5 @@
 """The WSGI object gunicorn serves: `gunicorn app.wsgi:app`."""
 
-from app.web import create_app
+from app.web.factory import create_app
 
 app = create_app()

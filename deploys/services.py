@@ -21,9 +21,9 @@ SOCKET = f"{APP}.socket"
 JOB_SERVICE = "templates/etc/systemd/system/insta-connect-demo-job.service.j2"
 JOB_TIMER = "templates/etc/systemd/system/insta-connect-demo-job.timer.j2"
 JOBS = {  # process (app/config.py): its module, what it does, when, whether a missed run is caught up
-    TOKEN_REFRESH: ("app.jobs.refresh_tokens", "refresh long-lived Instagram tokens",
+    TOKEN_REFRESH: ("app.tokens.job", "refresh long-lived Instagram tokens",
                     host.data.token_refresh_schedule, True),
-    WEBHOOK_PROCESSOR: ("app.jobs.webhook_processor", "process queued webhook events",
+    WEBHOOK_PROCESSOR: ("app.webhooks.job", "process queued webhook events",
                         host.data.webhook_processor_schedule, False),
 }
 

@@ -19,7 +19,7 @@ if str(REPO_ROOT) not in sys.path:  # `app` and `tests.*` import from the repo r
 
 from app.config import load_config  # noqa: E402
 from app.migrate import discover, migrate  # noqa: E402
-from app.web import create_app  # noqa: E402
+from app.web.factory import create_app  # noqa: E402
 from tests.app import helpers  # noqa: E402
 from tests.app.pgserver import PostgresServer, free_port  # noqa: E402
 from tests.fakemeta import FakeMeta  # noqa: E402

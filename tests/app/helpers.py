@@ -154,7 +154,7 @@ def drain(env: dict, **overrides) -> dict:
     import psycopg
 
     from app.config import load_config
-    from app.processor import Processor
+    from app.webhooks.process import Processor
     config = load_config({**env, **{k: str(v) for k, v in overrides.items()}})
     with psycopg.connect(config.database_url, autocommit=True) as conn:
         return Processor(conn, config).drain(time.monotonic() + 30, time.monotonic)

@@ -59,7 +59,7 @@ def test_defaults_and_parsing(env):
     assert (config.log_retention_days, config.token_refresh_window_days, config.redis_url) == (14, 10, "")
 
 
-@pytest.mark.parametrize("module", ["app.migrate", "app.jobs.refresh_tokens", "app.jobs.webhook_processor"])
+@pytest.mark.parametrize("module", ["app.migrate", "app.tokens.job", "app.webhooks.job"])
 def test_entry_points_print_one_line_and_exit_non_zero(env, module):
     broken = {k: v for k, v in env.items() if k != "DATABASE_URL"}
     result = run_module(module, broken)
@@ -81,7 +81,7 @@ def test_each_process_runs_on_its_own_environment_without_the_others_secrets(env
     assert environment_for(WEB, env) == env  # the web process reads everything
 
 
-@pytest.mark.parametrize("module, process", [("app.migrate", "admin"), ("app.jobs.webhook_processor", "webhook-processor")])
+@pytest.mark.parametrize("module, process", [("app.migrate", "admin"), ("app.webhooks.job", "webhook-processor")])
 def test_jobs_run_with_only_their_own_environment(env, module, process):
     result = run_module(module, environment_for(process, env))
     assert result.returncode == 0, result.stderr

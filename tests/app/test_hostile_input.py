@@ -10,7 +10,7 @@ from urllib.parse import quote, quote_from_bytes, urljoin, urlsplit
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.webhooks import load_payload, parse_events
+from app.webhooks.store import load_payload, parse_events
 from tests.app.helpers import PASSWORD, count_events, csrf_token, post_webhook
 
 # The same examples on every run (derandomize) and no example database on

@@ -202,7 +202,7 @@ def test_alert_for_an_account_whose_webhook_subscription_failed(client, db, meta
 def test_refresh_job_failure_shows_up_in_alerts_and_metrics(client, env, db, meta):
     seed_account(db, meta, username="weird")
     meta.fail("refresh", {"status": 400, "code": 100, "message": "bad"})
-    assert helpers.run_module("app.jobs.refresh_tokens", env).returncode == 1
+    assert helpers.run_module("app.tokens.job", env).returncode == 1
     assert "token_refresh_failed" in names(alerts(client))
     text = client.get("/metrics").get_data(as_text=True)
     assert 'insta_token_refresh_attempts_total{outcome="failed"} 1.0' in text
@@ -225,7 +225,7 @@ def test_processed_and_failed_are_totals_that_survive_housekeeping(client, env, 
 
     assert totals() == (3, 1)
     db.execute("UPDATE webhook_events SET processed_at = now() - interval '40 days'")
-    assert helpers.run_module("app.jobs.webhook_processor", env).returncode == 0   # housekeeping
+    assert helpers.run_module("app.webhooks.job", env).returncode == 0   # housekeeping
     assert db.execute("SELECT status, count(*) FROM webhook_events GROUP BY 1").fetchall() == [("failed", 1)]
     assert totals() == (3, 1)
     assert db.execute("SELECT count(*) FROM webhook_event_totals").fetchone()[0] == 2   # folded

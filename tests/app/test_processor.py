@@ -24,7 +24,7 @@ def test_job_applies_comments_messages_and_account_stats(connected, user_client,
         {"id": account_id, "time": 1_700_000_300, "field": "mentions", "value": {"media_id": "1"}}]})
     post_webhook(user_client, helpers.comment_payload("not-connected", "c-9"))
 
-    result = run_module("app.jobs.webhook_processor", env)
+    result = run_module("app.webhooks.job", env)
     assert result.returncode == 0, result.stderr
     assert statuses(db) == {"done": 5}
     assert sorted(r[0] for r in db.execute("SELECT id FROM instagram_comments")) == ["c-1", "c-2", "c-9"]
@@ -107,7 +107,7 @@ def test_concurrent_processors_apply_each_event_exactly_once(client, env, db, me
     with psycopg.connect(env["DATABASE_URL"]) as gate:
         # Start line: every worker blocks on its first queue statement until all are there.
         gate.execute("LOCK TABLE webhook_events IN EXCLUSIVE MODE")
-        workers = [subprocess.Popen([sys.executable, "-m", "app.jobs.webhook_processor"], env=job_env,
+        workers = [subprocess.Popen([sys.executable, "-m", "app.webhooks.job"], env=job_env,
                                     cwd=helpers.REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                    for _ in range(3)]
         wait_for(lambda: waiting_on_locks(db) == 3, timeout=30, what="three processors at the start line")
@@ -135,7 +135,7 @@ def test_a_crashed_processor_leaves_claims_that_are_taken_back(client, env, db, 
     with psycopg.connect(env["DATABASE_URL"]) as blocker:
         # Hold the account row: the worker claims a batch, then blocks applying it.
         blocker.execute("SELECT 1 FROM instagram_accounts FOR UPDATE")
-        victim = subprocess.Popen([sys.executable, "-m", "app.jobs.webhook_processor"], env=job_env,
+        victim = subprocess.Popen([sys.executable, "-m", "app.webhooks.job"], env=job_env,
                                   cwd=helpers.REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for(lambda: waiting_on_locks(db), timeout=30, what="the processor to block mid-batch")
@@ -148,11 +148,11 @@ def test_a_crashed_processor_leaves_claims_that_are_taken_back(client, env, db, 
     dead_worker = claimed[1]
 
     # A run while the claims are still fresh leaves them alone.
-    assert run_module("app.jobs.webhook_processor", env).returncode == 0
+    assert run_module("app.webhooks.job", env).returncode == 0
     assert statuses(db) == {"done": 250, "processing": 50}
 
     time.sleep(1.1)
-    result = run_module("app.jobs.webhook_processor", {**env, "WEBHOOK_CLAIM_STALE_SECONDS": "1"})
+    result = run_module("app.webhooks.job", {**env, "WEBHOOK_CLAIM_STALE_SECONDS": "1"})
     assert result.returncode == 0, result.stderr
     assert statuses(db) == {"done": 300}
     assert db.execute("SELECT count(*) FROM instagram_comments").fetchone()[0] == 300
@@ -178,13 +178,13 @@ def test_housekeeping_trims_old_rows(client, env, db):
     db.execute("UPDATE webhook_events SET processed_at = now() - interval '40 days' "
                "WHERE payload->'value'->>'id' = 'old'")
     db.execute("INSERT INTO rate_limit_counters VALUES ('expired', 1, now() - interval '1 minute')")
-    assert run_module("app.jobs.webhook_processor", env).returncode == 0
+    assert run_module("app.webhooks.job", env).returncode == 0
     remaining = [r[0] for r in db.execute("SELECT payload->'value'->>'id' FROM webhook_events")]
     assert remaining == ["new"]
     assert db.execute("SELECT count(*) FROM rate_limit_counters").fetchone()[0] == 0
 
 
-@pytest.mark.parametrize("module", ["app.jobs.webhook_processor", "app.jobs.refresh_tokens"])
+@pytest.mark.parametrize("module", ["app.webhooks.job", "app.tokens.job"])
 def test_jobs_exit_non_zero_when_the_database_is_unreachable(env, module):
     from tests.app.pgserver import free_port
     result = run_module(module, {**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"})
@@ -217,7 +217,7 @@ def test_an_event_that_breaks_unexpectedly_fails_alone(connected, user_client, e
     post_webhook(user_client, bad)
     post_webhook(user_client, helpers.message_payload(account_id, "m-good"))
 
-    result = run_module("app.jobs.webhook_processor", {**env, "WEBHOOK_RETRY_BASE_SECONDS": "60"})
+    result = run_module("app.webhooks.job", {**env, "WEBHOOK_RETRY_BASE_SECONDS": "60"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert statuses(db) == {"done": 3, "pending": 1}
     pending = db.execute("SELECT attempts, last_error, extract(epoch FROM next_attempt_at - now()) "

@@ -1,5 +1,5 @@
 """With REDIS_URL: rate-limit counters shared by several app instances through
-Redis. Sessions stay in PostgreSQL (app.sessions), as without it."""
+Redis. Sessions stay in PostgreSQL (app.web.sessions), as without it."""
 
 import pytest
 import redis

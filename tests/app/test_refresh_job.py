@@ -1,4 +1,4 @@
-"""python -m app.jobs.refresh_tokens: what is due, the error classes, logging, exit status."""
+"""python -m app.tokens.job: what is due, the error classes, logging, exit status."""
 
 import datetime as dt
 
@@ -10,7 +10,7 @@ from tests.app.helpers import ENCRYPTION_KEY, run_module, seed_account
 
 
 def run_refresh(env, **overrides):
-    return run_module("app.jobs.refresh_tokens", {**env, **{k: str(v) for k, v in overrides.items()}})
+    return run_module("app.tokens.job", {**env, **{k: str(v) for k, v in overrides.items()}})
 
 
 def account_state(db, account_id):

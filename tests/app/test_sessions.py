@@ -66,24 +66,24 @@ def test_an_operator_ends_every_session_of_one_user(make_app, env):
     register(laptop, "many@example.com")
     assert login(phone, "many@example.com").status_code == 302
     register(someone_else, "other@example.com")
-    result = run_module("app.sessions", env, "end", "--email", "Many@Example.com")
+    result = run_module("app.web.sessions", env, "end", "--email", "Many@Example.com")
     assert (result.returncode, result.stdout, result.stderr) == (0, "ended 2 sessions of many@example.com\n", "")
     assert laptop.get("/api/me").status_code == 401 and phone.get("/api/me").status_code == 401
     assert someone_else.get("/api/me").status_code == 200
-    again = run_module("app.sessions", env, "end", "--email", "many@example.com")
+    again = run_module("app.web.sessions", env, "end", "--email", "many@example.com")
     assert (again.returncode, again.stdout) == (0, "ended 0 sessions of many@example.com\n")
 
 
 def test_the_operator_command_fails_clearly(env):
-    unknown = run_module("app.sessions", env, "end", "--email", "nobody@example.com")
+    unknown = run_module("app.web.sessions", env, "end", "--email", "nobody@example.com")
     assert (unknown.returncode, unknown.stdout) == (1, "")
     assert unknown.stderr == "sessions error: no user with email nobody@example.com\n"
-    unreachable = run_module("app.sessions", {**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"},
+    unreachable = run_module("app.web.sessions", {**env, "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{free_port()}/x"},
                              "end", "--email", "nobody@example.com")
     assert unreachable.returncode == 1 and unreachable.stderr.startswith("sessions error: OperationalError")
     assert "Traceback" not in unreachable.stderr
-    bare = run_module("app.sessions", env)
-    assert bare.returncode == 2 and bare.stderr.startswith("usage: python -m app.sessions")
+    bare = run_module("app.web.sessions", env)
+    assert bare.returncode == 2 and bare.stderr.startswith("usage: python -m app.web.sessions")
 
 
 @pytest.mark.parametrize("setting,idle_minutes", [(None, 30), ("5", 5)])
@@ -148,7 +148,7 @@ def test_the_webhook_processor_deletes_ended_sessions(make_app, env, db):
                (hashlib.sha256(sid(idle).encode()).digest(),))
     db.execute("UPDATE sessions SET expires_at = now() WHERE id_hash = %s",
                (hashlib.sha256(sid(expired).encode()).digest(),))
-    assert run_module("app.jobs.webhook_processor", env).returncode == 0
+    assert run_module("app.webhooks.job", env).returncode == 0
     emails = db.execute("SELECT u.email FROM sessions s JOIN users u ON u.id = s.user_id").fetchall()
     assert emails == [("live@example.com",)]
     assert db.execute("SELECT summary->>'sessions_deleted' FROM job_runs").fetchone() == ("2",)

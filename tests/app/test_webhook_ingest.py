@@ -128,7 +128,7 @@ def test_unprocessable_signed_delivery_is_400_logged_once_and_stores_nothing(cli
 
 
 def test_nesting_is_refused_beyond_64_levels():
-    from app.webhooks import PayloadError, load_payload
+    from app.webhooks.store import PayloadError, load_payload
     assert load_payload(b"[" * 64 + b"]" * 64)
     assert load_payload(b'{"a":' * 64 + b"1" + b"}" * 64)
     for deep in (b"[" * 65 + b"]" * 65, b'{"a":' * 65 + b"1" + b"}" * 65, ("[" * 65 + "]" * 65).encode("utf-16")):
@@ -253,6 +253,6 @@ def test_database_going_away_answers_503_quickly(make_app, env, own_postgres):
 
 
 def test_a_lone_low_surrogate_is_made_storable_too():
-    from app.webhooks import load_payload
+    from app.webhooks.store import load_payload
     assert load_payload(b'{"t":"a\\udc00b"}') == {"t": "a\ufffdb"}
     assert load_payload(b'{"t":"\\u00e9\\ud83d\\ude00"}') == {"t": "\u00e9\U0001F600"}  # a pair stays as it is

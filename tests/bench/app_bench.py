@@ -10,7 +10,7 @@
    and then drops a request it generated, so the bodies go round and the
    few repeats are answered as duplicates; events/s counts only distinct
    committed events.
-3. Drain: one `python -m app.jobs.webhook_processor` run over those events,
+3. Drain: one `python -m app.webhooks.job` run over those events,
    timed from process start to exit, then a second measure with two
    processors at once.
 4. Memory, beside both: a sampler thread reads /proc/PID/smaps_rollup of the
@@ -211,7 +211,7 @@ class MemorySampler(threading.Thread):
 def drain(env: dict, processes: int) -> tuple[float, list[str], list[dict]]:
     """Seconds from start to the last exit, the stderr of those that failed and each processor's memory."""
     started = time.monotonic()
-    jobs = [subprocess.Popen([sys.executable, "-m", "app.jobs.webhook_processor"], cwd=REPO_ROOT,
+    jobs = [subprocess.Popen([sys.executable, "-m", "app.webhooks.job"], cwd=REPO_ROOT,
                              env=helpers.process_env(env), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True) for _ in range(processes)]
     with MemorySampler([job.pid for job in jobs], interval=0.1) as sampler:
@@ -493,7 +493,7 @@ Python maps the same interpreter and libraries) are split with them too, so on a
   answered 200 as duplicates and are not counted as events. The two ingest rows differ only in the connection
   handling: behind nginx, the keep-alive row applies when the upstream block keeps connections alive
   (`keepalive`, `proxy_http_version 1.1`, `proxy_set_header Connection ""`), the other row when it does not.
-- Drain: `python -m app.jobs.webhook_processor` (default batch of 500) over the {args.events} events of the
+- Drain: `python -m app.webhooks.job` (default batch of 500) over the {args.events} events of the
   last keep-alive run; each event inserts a comment row, bumps its account's counters, is marked done and gets
   a `webhook_event_log` row. Between runs the same events are reset to pending; the two-process rows run two
   processors at once.

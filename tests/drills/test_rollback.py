@@ -12,7 +12,7 @@ from tests.pyinfra_run import run_deploy
 def test_rollback_returns_to_the_previous_release_and_back(host, target, sandbox_inventory, repo_copy):
     app, app_dir = APP, target.data["app_dir"]
     original = current_release(host, app_dir)
-    (repo_copy / "app/static/app.css").write_text((repo_copy / "app/static/app.css").read_text() + "\n/* rollback drill */\n")
+    (repo_copy / "app/web/static/app.css").write_text((repo_copy / "app/web/static/app.css").read_text() + "\n/* rollback drill */\n")
     run_deploy(sandbox_inventory, "deploys/site.py", cwd=repo_copy)
     changed = current_release(host, app_dir)
     assert changed != original

@@ -32,7 +32,7 @@ def test_no_request_lost_to_restart_reload_new_release_or_rollback(
     settings = {**LOAD, "address": sandbox_state["address"], "domain": sandbox_state["domain"],
                 "pebble_root": sandbox_state["pebble_root"], "app_secret": sandbox_secrets["APP_SECRET"],
                 "account": account}
-    stylesheet = repo_copy / "app/static/app.css"
+    stylesheet = repo_copy / "app/web/static/app.css"
     stylesheet.write_text(stylesheet.read_text() + "\n/* the zero-downtime drill's release */\n")
     original = current_release(host, app_dir)
     main_pid = lambda: unit_properties(host, f"{app}.service", "MainPID")["MainPID"]  # noqa: E731

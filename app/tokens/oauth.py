@@ -7,9 +7,9 @@ import logging
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 
 from app import accounts
-from app.meta import MetaError
 from app.security import StateError
-from app.services import current_user_id, login_required, services
+from app.tokens.meta import MetaError
+from app.web.shared import current_user_id, login_required, shared
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
 log = logging.getLogger("app.oauth")
@@ -23,13 +23,13 @@ def _failure(status: int, message: str):
 @login_required
 def start():
     # Nothing is stored here: the state carries the user and a nonce, signed.
-    svc = services()
-    return redirect(svc.client().authorize_url(svc.states.issue(current_user_id())))
+    objects = shared()
+    return redirect(objects.client().authorize_url(objects.states.issue(current_user_id())))
 
 
 def _consume_nonce(nonce: str, user_id: int) -> bool:
     """True the first time a state is presented, False on a replay."""
-    with services().pool.connection() as conn:
+    with shared().pool.connection() as conn:
         return conn.execute(
             "INSERT INTO oauth_state_nonces (nonce, user_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
             (nonce, user_id),
@@ -39,9 +39,9 @@ def _consume_nonce(nonce: str, user_id: int) -> bool:
 @bp.get("/callback")
 @login_required
 def callback():
-    svc, user_id = services(), current_user_id()
+    objects, user_id = shared(), current_user_id()
     try:
-        nonce = svc.states.verify(request.args.get("state", ""), user_id)
+        nonce = objects.states.verify(request.args.get("state", ""), user_id)
     except StateError as exc:
         log.warning("oauth callback rejected", extra={"reason": str(exc), "user_id": user_id})
         return _failure(400, "This connection attempt is invalid or has expired. Please start again.")
@@ -64,7 +64,7 @@ def callback():
     if not code:
         return _failure(400, "Instagram sent no authorization code. Please start again.")
 
-    client = svc.client()
+    client = objects.client()
     try:
         short = client.exchange_code(code)
         token = client.exchange_long_lived(short["access_token"])
@@ -73,8 +73,8 @@ def callback():
         log.error("oauth token exchange failed", extra={"user_id": user_id, **err.as_log()})
         return _failure(502, "Instagram did not complete the connection. Please try again.")
 
-    with svc.pool.connection() as conn:
-        account_id = accounts.upsert_account(conn, user_id, profile, token, short["permissions"], svc.cipher)
+    with objects.pool.connection() as conn:
+        account_id = accounts.upsert_account(conn, user_id, profile, token, short["permissions"], objects.cipher)
     log.info("instagram account connected", extra={"user_id": user_id, "account_id": account_id})
 
     try:
@@ -84,7 +84,7 @@ def callback():
         flash(f"Connected @{profile.get('username')}, but subscribing it to webhooks failed; "
               "reconnect it to try again.")
         return redirect(url_for("dashboard.index"))
-    with svc.pool.connection() as conn:
+    with objects.pool.connection() as conn:
         accounts.mark_subscribed(conn, account_id)
     flash(f"Connected @{profile.get('username')}.")
     return redirect(url_for("dashboard.index"))

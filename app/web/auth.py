@@ -1,4 +1,4 @@
-"""Register, login and logout pages (rate limits are attached in app.web)."""
+"""Register, login and logout pages (rate limits are attached in app.web.factory)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import logging
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 
 from app import accounts
-from app.forms import CONTROL_CHARACTERS, ActionForm, LoginForm, RegisterForm
 from app.security import hash_password, verify_password
-from app.services import current_user_id, services
+from app.web.forms import CONTROL_CHARACTERS, ActionForm, LoginForm, RegisterForm
+from app.web.shared import current_user_id, shared
 
 bp = Blueprint("auth", __name__)
 log = logging.getLogger("app.auth")
@@ -43,7 +43,7 @@ def _start_session(user_id: int) -> None:
 def register():
     form = RegisterForm()
     if form.validate_on_submit():
-        with services().pool.connection() as conn:
+        with shared().pool.connection() as conn:
             user_id = accounts.create_user(conn, form.email.data.strip(), hash_password(form.password.data))
         if user_id is None:
             form.email.errors.append("That email is already registered.")
@@ -66,7 +66,7 @@ def login():
         abort(400, "The next parameter contains control characters.")
     form = LoginForm()
     if form.validate_on_submit():
-        with services().pool.connection() as conn:
+        with shared().pool.connection() as conn:
             user = accounts.find_user_by_email(conn, form.email.data.strip())
             ok = verify_password(user["password_hash"] if user else None, form.password.data)
             if ok:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-from app.sessions import delete_ended
+from app.web.sessions import delete_ended
 
 log = logging.getLogger("app.processor")
 

@@ -9,10 +9,10 @@ import time
 from flask import Blueprint, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from app import metrics
 from app.logs import utc_iso
-from app.monitoring import database_answers, evaluate_alerts, take_snapshot
-from app.services import services
+from app.ops import metrics
+from app.ops.checks import database_answers, evaluate_alerts, take_snapshot
+from app.web.shared import shared
 
 bp = Blueprint("monitoring", __name__)
 log = logging.getLogger("app.monitoring")
@@ -24,7 +24,7 @@ def _now() -> str:
 
 def _snapshot_or_none():
     try:
-        return take_snapshot(services().pool)
+        return take_snapshot(shared().pool)
     except Exception as exc:  # unreachable database: reported as such, not as a 500
         log.error("monitoring snapshot failed: %s", type(exc).__name__)
         return None
@@ -32,13 +32,13 @@ def _snapshot_or_none():
 
 @bp.get("/health")
 def health():
-    svc = services()
-    healthy = database_answers(svc.pool)
+    objects = shared()
+    healthy = database_answers(objects.pool)
     body = {
         "status": "healthy" if healthy else "unhealthy",
         "timestamp": _now(),
-        "uptime": int((time.monotonic() - svc.started_monotonic) * 1000),
-        "environment": svc.config.node_env,
+        "uptime": int((time.monotonic() - objects.started_monotonic) * 1000),
+        "environment": objects.config.node_env,
     }
     return jsonify(body), 200 if healthy else 503
 

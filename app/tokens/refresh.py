@@ -1,4 +1,5 @@
-"""Refreshing one account's long-lived token; used by the job and the API."""
+"""Refreshing one account's long-lived token: for the daily job (app.tokens.job)
+and when a user asks, on the dashboard or through the API."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 
 from app import accounts
-from app.meta import REAUTH, THROTTLED, TRANSIENT, UNEXPECTED, MetaError
+from app.tokens.meta import REAUTH, THROTTLED, TRANSIENT, UNEXPECTED, MetaError
 
 log = logging.getLogger("app.refresh")
 
@@ -101,6 +102,25 @@ def refresh_account(conn, client, cipher, account_id: str, *, retries: int, retr
         result = RefreshResult(account_id, FAILED, attempts.crashed(exc))
     attempts.write(conn)
     return result
+
+
+# What a user-requested refresh tells the user: (HTTP status for the API, message).
+REFRESH_OUTCOMES = {
+    REFRESHED: (200, "Token refreshed."),
+    NEEDS_REAUTH: (409, "Instagram no longer accepts this account's token: connect it again."),
+    DEFERRED: (429, "Instagram is rate limiting requests; try again later."),
+    FAILED: (502, "Instagram did not answer as expected; try again later."),
+    SKIPPED: (409, "A refresh of this account is already in progress."),
+}
+
+
+def refresh_for_user(pool, client, cipher, user_id: int, account_id: str) -> RefreshResult | None:
+    """A refresh asked for by the user: one attempt, no sleeping in a request.
+    None when the account is not this user's."""
+    with pool.connection() as conn:
+        if accounts.get_account(conn, user_id, account_id) is None:
+            return None
+        return refresh_account(conn, client, cipher, account_id, retries=1, retry_base_seconds=0)
 
 
 def _refresh_locked(conn, client, cipher, account_id, attempts: _Attempts, retries, retry_base_seconds,

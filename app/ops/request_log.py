@@ -9,7 +9,7 @@ import re
 import time
 import uuid
 
-from app import metrics
+from app.ops import metrics
 
 access_log = logging.getLogger("app.access")
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")

@@ -1,8 +1,8 @@
-"""Drain the webhook queue: `python -m app.jobs.webhook_processor`.
+"""Drain the webhook queue: `python -m app.webhooks.job`.
 
 Runs until no event is due or WEBHOOK_PROCESSOR_MAX_SECONDS pass (the timer
 starts it every 5 minutes), then trims old rows.  Safe to run several at
-once; see app.processor for the claim protocol.
+once; see app.webhooks.process for the claim protocol.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 
 from app.config import WEBHOOK_PROCESSOR
 from app.jobs import run_job
-from app.processor import Processor, housekeeping
+from app.webhooks.process import Processor, housekeeping
 
 
 def drain_queue(config, conn, run_id: int) -> tuple[bool, dict]:

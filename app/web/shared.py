@@ -1,4 +1,5 @@
-"""Per-application objects the views share, and the helpers they use."""
+"""What the views share: the per-application objects (Shared: configuration,
+database pool, token cipher, OAuth state signer) and the helpers they use."""
 
 from __future__ import annotations
 
@@ -11,16 +12,15 @@ from psycopg_pool import ConnectionPool
 
 from app import accounts
 from app.config import Config
-from app.meta import InstagramClient
-from app.refresh import RefreshResult, refresh_account
 from app.security import OAuthStateSigner, TokenCipher
+from app.tokens.meta import InstagramClient
 
 EXTENSION_KEY = "insta_connect"
 log = logging.getLogger("app.services")
 
 
 @dataclass
-class Services:
+class Shared:
     config: Config
     pool: ConnectionPool
     cipher: TokenCipher
@@ -31,7 +31,7 @@ class Services:
         return InstagramClient(self.config)
 
 
-def services() -> Services:
+def shared() -> Shared:
     return current_app.extensions[EXTENSION_KEY]
 
 
@@ -55,32 +55,11 @@ def login_required(view):
     return wrapper
 
 
-# --- operations offered both as pages and as JSON API ------------------------
-
 def disconnect_account(user_id: int, account_id: str) -> bool:
-    with services().pool.connection() as conn:
+    """The dashboard's and the JSON API's disconnect: the account and its tokens go."""
+    with shared().pool.connection() as conn:
         deleted = accounts.delete_account(conn, user_id, account_id)
     if deleted:
         log.info("account disconnected", extra={"user_id": user_id, "account_id": account_id})
     return deleted
 
-
-# What a user-requested refresh tells the user: (HTTP status for the API, message).
-REFRESH_OUTCOMES = {
-    "refreshed": (200, "Token refreshed."),
-    "needs_reauth": (409, "Instagram no longer accepts this account's token: connect it again."),
-    "deferred": (429, "Instagram is rate limiting requests; try again later."),
-    "failed": (502, "Instagram did not answer as expected; try again later."),
-    "skipped": (409, "A refresh of this account is already in progress."),
-}
-
-
-def refresh_account_now(user_id: int, account_id: str) -> RefreshResult | None:
-    """A refresh asked for by the user: one attempt, no sleeping in a request.
-    None when the account is not this user's."""
-    svc = services()
-    with svc.pool.connection() as conn:
-        if accounts.get_account(conn, user_id, account_id) is None:
-            return None
-        return refresh_account(conn, svc.client(), svc.cipher, account_id,
-                               retries=1, retry_base_seconds=0)

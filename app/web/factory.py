@@ -1,4 +1,5 @@
-"""The Flask application factory."""
+"""The Flask application factory: every feature's blueprints and the webhook
+receiver on one app, with sessions, CSRF, rate limits and error pages."""
 
 from __future__ import annotations
 
@@ -13,19 +14,30 @@ from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import BaseConverter
 
-from app import observe
 from app.config import WEB, Config, config_or_exit
 from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE, database_unavailable, make_pool
 from app.logs import request_id_var, setup_logging, utc_iso
-from app.ratelimit import SCHEME as PG_LIMIT_SCHEME
+from app.ops import request_log
+from app.ops import views as ops_views
 from app.security import OAuthStateSigner, TokenCipher
-from app.services import EXTENSION_KEY, Services, wants_json
-from app.sessions import PostgresSessionInterface, raise_if_unavailable
-from app.views import AccountIdConverter, api, auth, dashboard, monitoring, oauth, webhook
+from app.tokens import oauth
+from app.web import api, auth, dashboard
+from app.web.ratelimit import SCHEME as PG_LIMIT_SCHEME
+from app.web.sessions import PostgresSessionInterface, raise_if_unavailable
+from app.web.shared import EXTENSION_KEY, Shared, wants_json
+from app.webhooks import receive
 
 log = logging.getLogger("app.web")
 SESSION_LIFETIME = dt.timedelta(days=7)
+
+
+class AccountIdConverter(BaseConverter):
+    """`<account:...>`: an Instagram account id in a URL. One with a control
+    character (NUL, which PostgreSQL refuses in text) matches no route: 404."""
+
+    regex = r"[^/\x00-\x1f\x7f]+"
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -89,14 +101,14 @@ def _install_request_hooks(app: Flask) -> None:
     @app.before_request
     def start_request():
         g.started = time.perf_counter()
-        g.request_id = observe.request_id(request.headers.get("X-Request-ID"))
+        g.request_id = request_log.request_id(request.headers.get("X-Request-ID"))
         request_id_var.set(g.request_id)
 
     @app.after_request
     def finish_request(response):
         response.headers.setdefault("X-Request-ID", g.get("request_id", ""))
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
-        observe.record(request.method, request.path, route, response.status_code,
+        request_log.record(request.method, request.path, route, response.status_code,
                        g.get("started", time.perf_counter()), request.remote_addr)
         return response
 
@@ -158,19 +170,19 @@ def create_app(config: Config | None = None) -> Flask:
 
     pool = make_pool(config)
     _configure_sessions(app, config, pool)
-    svc = Services(
+    shared = Shared(
         config=config, pool=pool, cipher=TokenCipher(config.token_encryption_key),
         states=OAuthStateSigner(config.oauth_state_secret), started_monotonic=time.monotonic(),
     )
-    app.extensions[EXTENSION_KEY] = svc
+    app.extensions[EXTENSION_KEY] = shared
     # Browsers ask for /favicon.ico on a first visit, whatever the pages link.
     app.add_url_rule("/favicon.ico", "favicon", lambda: app.send_static_file("favicon.svg"))
     app.url_map.converters["account"] = AccountIdConverter
-    for module in (auth, dashboard, oauth, api, webhook, monitoring):
+    for module in (auth, dashboard, oauth, api, receive, ops_views):
         app.register_blueprint(module.bp)
     CSRFProtect(app)  # POST /webhook never reaches Flask: Meta signs its deliveries instead
     # Exactly one proxy (nginx) in front: trust one hop of X-Forwarded-*.
-    app.wsgi_app = ProxyFix(webhook.WebhookReceiver(app.wsgi_app, svc), x_for=1, x_proto=1, x_host=1)
+    app.wsgi_app = ProxyFix(receive.WebhookReceiver(app.wsgi_app, shared), x_for=1, x_proto=1, x_host=1)
     _limiter(app, config, pool)
     _install_error_handlers(app)
     log.info("app created", extra={"environment": config.node_env, "redis": bool(config.redis_url)})

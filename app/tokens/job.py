@@ -1,7 +1,7 @@
-"""Refresh long-lived tokens that are due: `python -m app.jobs.refresh_tokens`.
+"""Refresh long-lived tokens that are due: `python -m app.tokens.job`.
 
 Due: active account, token at least 24 h old, expiring within
-TOKEN_REFRESH_WINDOW_DAYS.  Error classes (see app.meta.classify):
+TOKEN_REFRESH_WINDOW_DAYS.  Error classes (see app.tokens.meta.classify):
 190/10/200-299 mark the account needs_reauth; 4/17/32/613/80002/341 leave it
 for the next run; 1/2/5xx/timeouts are retried with backoff within the run.
 One account's failure, whatever it is, never stops the others; every attempt
@@ -18,9 +18,9 @@ from collections import Counter
 from app import accounts
 from app.config import TOKEN_REFRESH
 from app.jobs import run_job
-from app.meta import InstagramClient
-from app.refresh import FAILED, refresh_account
 from app.security import TokenCipher
+from app.tokens.meta import InstagramClient
+from app.tokens.refresh import FAILED, refresh_account
 
 log = logging.getLogger("app.jobs.refresh_tokens")
 

@@ -1,4 +1,5 @@
-"""One-shot jobs, run by systemd timers: `python -m app.jobs.<name>`.
+"""What every one-shot job shares.  The jobs, run by systemd timers, are
+`python -m app.webhooks.job` and `python -m app.tokens.job`.
 
 `run_job` gives every job the same frame: configuration check, logging,
 a job_runs row (status and summary) and the exit status: 0 when all went

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY, CollectorRegistry, Counter, Histogram, g
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from app.monitoring import EXPIRY_WARNING_DAYS
+from app.ops.checks import EXPIRY_WARNING_DAYS
 
 PREFIX = "insta_"
 EVENT_STATUSES = ("pending", "processing", "done", "failed")

@@ -5,7 +5,7 @@ Deliveries are the hot path (issue 3: >= 1000 events/s on 2 cores) and need
 none of Flask's per-request machinery: no session, CSRF, rate limit or
 template.  Handling POST /webhook before Flask cuts the CPU per delivery by
 about a third; request ids, metrics and the access line are the same
-(app.observe).
+(app.ops.request_log).
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from http import HTTPStatus
 
 from flask import Blueprint, Response, request
 
-from app import observe
 from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE, database_unavailable
 from app.logs import request_id_var
-from app.metrics import WEBHOOK_EVENTS_RECEIVED, WEBHOOKS_RECEIVED
+from app.ops import request_log
+from app.ops.metrics import WEBHOOK_EVENTS_RECEIVED, WEBHOOKS_RECEIVED
 from app.security import constant_time_equals, valid_hub_signature
-from app.services import Services, services
-from app.webhooks import PayloadError, load_payload, parse_events, store_events
+from app.web.shared import Shared, shared
+from app.webhooks.store import PayloadError, load_payload, parse_events, store_events
 
 PATH = "/webhook"
 bp = Blueprint("webhook", __name__)
@@ -35,7 +35,7 @@ def verify():
     args = request.args
     challenge = args.get("hub.challenge", "")
     if (args.get("hub.mode") == "subscribe" and challenge
-            and constant_time_equals(args.get("hub.verify_token", ""), services().config.verify_token)):
+            and constant_time_equals(args.get("hub.verify_token", ""), shared().config.verify_token)):
         return Response(challenge, 200, mimetype="text/plain")
     log.warning("webhook verification refused", extra={"mode": args.get("hub.mode")})
     return Response("Forbidden", 403, mimetype="text/plain")
@@ -48,15 +48,15 @@ class BodyTooLarge(Exception):
 class WebhookReceiver:
     """WSGI middleware: answers POST /webhook itself, passes the rest on."""
 
-    def __init__(self, wsgi_app, svc: Services):
+    def __init__(self, wsgi_app, objects: Shared):
         self.next_app = wsgi_app
-        self.svc = svc
+        self.shared = objects
 
     def __call__(self, environ, start_response):
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
             return self.next_app(environ, start_response)
         started = time.perf_counter()
-        rid = observe.request_id(environ.get("HTTP_X_REQUEST_ID"))
+        rid = request_log.request_id(environ.get("HTTP_X_REQUEST_ID"))
         token = request_id_var.set(rid)
         try:
             try:
@@ -64,7 +64,7 @@ class WebhookReceiver:
             except Exception:
                 log.exception("unhandled error")
                 status, body = 500, {"error": "Something went wrong on our side."}
-            observe.record("POST", PATH, PATH, status, started, environ.get("REMOTE_ADDR"))
+            request_log.record("POST", PATH, PATH, status, started, environ.get("REMOTE_ADDR"))
         finally:
             request_id_var.reset(token)
         payload = json.dumps(body).encode()
@@ -74,7 +74,7 @@ class WebhookReceiver:
         return [payload]
 
     def _read_body(self, environ) -> bytes:
-        limit = self.svc.config.max_body_bytes
+        limit = self.shared.config.max_body_bytes
         stream = environ["wsgi.input"]
         length = environ.get("CONTENT_LENGTH")
         if length:
@@ -96,7 +96,7 @@ class WebhookReceiver:
         signature = environ.get("HTTP_X_HUB_SIGNATURE_256")
         if not signature:
             return self._reject("missing_signature", 401, "missing X-Hub-Signature-256")
-        if not valid_hub_signature(self.svc.config.app_secret, raw, signature):
+        if not valid_hub_signature(self.shared.config.app_secret, raw, signature):
             return self._reject("bad_signature", 403, "invalid signature")
         try:
             events = parse_events(load_payload(raw))
@@ -105,11 +105,11 @@ class WebhookReceiver:
         except ValueError:
             return self._reject("bad_json", 400, "body is not JSON")
         try:
-            with self.svc.pool.connection() as conn:
+            with self.shared.pool.connection() as conn:
                 new = store_events(conn, events)
         except DATABASE_UNAVAILABLE as exc:
             # Meta delivers again after a non-2xx answer.
-            database_unavailable(self.svc.pool, exc, "webhook not stored")
+            database_unavailable(self.shared.pool, exc, "webhook not stored")
             WEBHOOKS_RECEIVED.labels("db_unavailable").inc()
             return 503, {"error": UNAVAILABLE_MESSAGE}
         WEBHOOKS_RECEIVED.labels("stored").inc()

@@ -1,4 +1,4 @@
-"""Server-side sessions in PostgreSQL, and `python -m app.sessions end --email ADDRESS`.
+"""Server-side sessions in PostgreSQL, and `python -m app.web.sessions end --email ADDRESS`.
 
 The cookie holds only a random id (256 bits) signed with SESSION_SECRET; the
 `sessions` table holds a SHA-256 of that id, the data and the user, so
@@ -61,7 +61,7 @@ class ServerSession(CallbackDict, SessionMixin):
         self.rotate = False  # clear() (login, logout): a new id when stored
         self.new_id_expires_at = None  # set by store() when it gave the session a new id
         # Set when PostgreSQL could not be reached for this session: the request
-        # answers 503 (raise_if_unavailable, app.web) and nothing is saved.
+        # answers 503 (raise_if_unavailable, app.web.factory) and nothing is saved.
         self.unavailable = unavailable
 
     def clear(self) -> None:
@@ -105,7 +105,7 @@ class PostgresSessionInterface(SessionInterface):
         return ServerSession(self.serializer.loads(row[0]), sid=sid)
 
     def store(self, response):
-        """Write what changed to PostgreSQL.  An after_request hook (app.web),
+        """Write what changed to PostgreSQL.  An after_request hook (app.web.factory),
         so that a failure here is answered 503 and recorded once, like any
         other; save_session, which Flask calls after the hooks, only sets the cookie."""
         if session.unavailable or not (session.modified or session.rotate):
@@ -154,7 +154,7 @@ class PostgresSessionInterface(SessionInterface):
 
 
 def raise_if_unavailable() -> None:
-    """A before_request hook: a session PostgreSQL could not open answers 503 (app.web's handler)."""
+    """A before_request hook: a session PostgreSQL could not open answers 503 (app.web.factory's handler)."""
     if session.unavailable:
         raise session.unavailable
 
@@ -168,7 +168,7 @@ def delete_ended(conn, idle_minutes: int) -> int:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.sessions", description="Sessions kept on the server.")
+    parser = argparse.ArgumentParser(prog="python -m app.web.sessions", description="Sessions kept on the server.")
     commands = parser.add_subparsers(dest="command", required=True)
     end = commands.add_parser("end", help="end every session of one user: logged out on every device")
     end.add_argument("--email", required=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
 from app import accounts
-from app.forms import ActionForm
-from app.services import (REFRESH_OUTCOMES, current_user_id, disconnect_account, login_required,
-                          refresh_account_now, services)
+from app.tokens.refresh import REFRESH_OUTCOMES, refresh_for_user
+from app.web.forms import ActionForm
+from app.web.shared import current_user_id, disconnect_account, login_required, shared
 
 bp = Blueprint("dashboard", __name__)
 
@@ -16,7 +16,7 @@ bp = Blueprint("dashboard", __name__)
 @login_required
 def index():
     user_id = current_user_id()
-    with services().pool.connection() as conn:
+    with shared().pool.connection() as conn:
         user = accounts.get_user(conn, user_id)
         connected = accounts.list_accounts(conn, user_id)
     return render_template("dashboard.html", user=user, accounts=connected, form=ActionForm())
@@ -41,7 +41,8 @@ def disconnect(account_id: str):
 @login_required
 def refresh(account_id: str):
     _checked_form()
-    result = refresh_account_now(current_user_id(), account_id)
+    objects = shared()
+    result = refresh_for_user(objects.pool, objects.client(), objects.cipher, current_user_id(), account_id)
     if result is None:
         abort(404)
     flash(REFRESH_OUTCOMES[result.outcome][1])
