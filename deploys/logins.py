@@ -1,6 +1,7 @@
 """Logins and local accounts: PAM checks the quality of any password set,
 each session gets its own temporary directory, new homes are private, idle
-shells log out and login sessions dump no core. Nobody logs in with a
+shells log out, login sessions dump no core, and the console and network
+login banners say that access is for authorized users only. Nobody logs in with a
 password here (deploys/ssh.py): these hold for the day someone sets one, and
 for what runs in a session."""
 
@@ -33,3 +34,10 @@ template(
     dest="/etc/profile.d/insta-connect-demo-idle-logout.sh",
     mode="644",
 )
+for banner in ("/etc/issue", "/etc/issue.net"):  # the console's and the network's pre-login banners
+    template(
+        name=f"Legal banner in {banner}: authorized use only, activity monitored",
+        src="templates/etc/issue.j2",  # /etc/issue.net says the same
+        dest=banner,
+        mode="644",
+    )

@@ -38,7 +38,7 @@ team = [  # people with SSH access: {"name": login, "keys": [public keys], "sudo
 ]
 team_group = "team"  # group that marks the users this deploy manages (offboarding removes members not in `team`)
 team_keys_to_root = False  # also put the team's keys in root's authorized_keys (the document's section 11.1 way)
-ssh_max_sessions = 2  # sessions (shells, commands, SFTP) one SSH connection may carry at once; pyinfra needs 2
+ssh_max_sessions = 4  # sessions (shells, commands, SFTP) one SSH connection may carry at once; pyinfra's SFTP stays open and its finished commands close lazily: 2 fails deploys
 ssh_kex_algorithms = [  # modern key exchange only; whichever of these the host's OpenSSH knows are used
     "mlkem768x25519-sha256", "sntrup761x25519-sha512@openssh.com", "sntrup761x25519-sha512",
     "curve25519-sha256", "curve25519-sha256@libssh.org",

@@ -43,3 +43,9 @@ def test_new_accounts_defaults(login_defs, target):
     assert login_defs["UMASK"] == target.data["login_umask"]
     assert login_defs["PASS_MIN_DAYS"] == str(target.data["password_min_days"])
     assert login_defs.get("PASS_MAX_DAYS", "99999") == "99999"  # see group data: expiry would lock key logins
+
+
+@pytest.mark.parametrize("banner", ["/etc/issue", "/etc/issue.net"])
+def test_login_banners_say_access_is_for_authorized_users_only(host, banner):
+    text = host.file(banner).content_string.lower()
+    assert "authorized access only" in text and "monitored" in text and "prohibited" in text
