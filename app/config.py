@@ -26,6 +26,9 @@ LOG_LEVELS = {
     "error": "ERROR", "critical": "CRITICAL",
 }
 MIN_SECRET_LENGTH = 16
+# Set by gunicorn's master when the service starts (app/gunicorn.conf.py), inherited by
+# every worker, a reload's included: /health's uptime is the service's, in every worker.
+SERVICE_STARTED_AT = "SERVICE_STARTED_AT"
 PLACEHOLDER_PREFIX = "replace-with-"  # how app/.env.example marks what must be filled in
 
 

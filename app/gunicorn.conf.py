@@ -19,13 +19,14 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 APP_DIR = Path(__file__).resolve().parent.parent
 if str(APP_DIR) not in sys.path:
     sys.path.insert(0, str(APP_DIR))
 
-from app.config import WEB, config_or_exit  # noqa: E402  (needs APP_DIR on sys.path)
+from app.config import SERVICE_STARTED_AT, WEB, config_or_exit  # noqa: E402  (needs APP_DIR on sys.path)
 
 _config = config_or_exit(WEB)
 
@@ -64,6 +65,8 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(_metrics_dir)
 
 
 def on_starting(server):
+    # The service's start, which every worker (and a reload's new ones) inherits: /health's uptime.
+    os.environ[SERVICE_STARTED_AT] = repr(time.time())
     _metrics_dir.mkdir(parents=True, exist_ok=True)
     for stale in _metrics_dir.glob("*.db"):  # counters of a previous run
         stale.unlink()

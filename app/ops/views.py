@@ -37,7 +37,7 @@ def health():
     body = {
         "status": "healthy" if healthy else "unhealthy",
         "timestamp": _now(),
-        "uptime": int((time.monotonic() - objects.started_monotonic) * 1000),
+        "uptime": max(0, int((time.time() - objects.started_at) * 1000)),
         "environment": objects.config.node_env,
     }
     return jsonify(body), 200 if healthy else 503

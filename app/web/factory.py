@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import time
 
 from flask import Flask, g, jsonify, render_template, request
@@ -16,7 +17,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import BaseConverter
 
-from app.config import WEB, Config, config_or_exit
+from app.config import SERVICE_STARTED_AT, WEB, Config, config_or_exit
 from app.db import DATABASE_UNAVAILABLE, UNAVAILABLE_MESSAGE, database_unavailable, make_pool
 from app.logs import request_id_var, setup_logging, utc_iso
 from app.ops import request_log
@@ -172,7 +173,7 @@ def create_app(config: Config | None = None) -> Flask:
     _configure_sessions(app, config, pool)
     shared = Shared(
         config=config, pool=pool, cipher=TokenCipher(config.token_encryption_key),
-        states=OAuthStateSigner(config.oauth_state_secret), started_monotonic=time.monotonic(),
+        states=OAuthStateSigner(config.oauth_state_secret), started_at=float(os.environ.get(SERVICE_STARTED_AT) or time.time()),
     )
     app.extensions[EXTENSION_KEY] = shared
     # Browsers ask for /favicon.ico on a first visit, whatever the pages link.

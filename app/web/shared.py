@@ -25,7 +25,7 @@ class Shared:
     pool: ConnectionPool
     cipher: TokenCipher
     states: OAuthStateSigner
-    started_monotonic: float
+    started_at: float  # the service's start (gunicorn's master), as a Unix time: /health's uptime
 
     def client(self) -> InstagramClient:
         return InstagramClient(self.config)

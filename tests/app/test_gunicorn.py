@@ -2,7 +2,9 @@
 
 import json
 import re
+import signal
 import subprocess
+import time
 
 import pytest
 import requests
@@ -76,3 +78,18 @@ def test_config_error_stops_gunicorn_with_one_line(env):
                             capture_output=True, text=True, timeout=30)
     assert result.returncode != 0
     assert (result.stdout + result.stderr) == "config error: SESSION_SECRET is missing\n"
+
+
+def test_health_uptime_is_the_services_in_every_worker_and_never_goes_back(server):
+    """In milliseconds since gunicorn's master started, the same origin in every
+    worker, and kept across a reload (SIGHUP: new workers, the same service)."""
+    def uptimes(count: int) -> list[int]:  # new connection each time: the kernel spreads them over the workers
+        return [requests.get(server.url + "/health", timeout=5).json()["uptime"] for _ in range(count)]
+
+    before = uptimes(10)
+    assert before == sorted(before), before
+    time.sleep(1.5)
+    server.process.send_signal(signal.SIGHUP)
+    time.sleep(3)  # the new workers are up
+    after = uptimes(10)
+    assert after == sorted(after) and after[0] >= before[-1] + 4000, (before, after)
