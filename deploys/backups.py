@@ -33,13 +33,13 @@ template(
     dest=f"/usr/local/sbin/{UNIT}",
     mode="700",
 )
-installed = install_units({
+install_units({
     f"{UNIT}.service": ("templates/etc/systemd/system/insta-connect-demo-backup.service.j2", {}),
     f"{UNIT}.timer": ("templates/etc/systemd/system/insta-connect-demo-job.timer.j2",
                       {"description": "encrypted database backup", "schedule": host.data.backup_schedule,
                        "persistent": True}),
 })
-schedule_timer(f"{UNIT}.timer", installed[f"{UNIT}.timer"])
+schedule_timer(f"{UNIT}.timer")
 # A new host has a backup from its first deploy on, not from the next 01:00.
 systemd.service(
     name="Take a first backup (there is none yet)",

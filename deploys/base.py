@@ -12,9 +12,12 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.facts import PendingSecurityUpgrades
+from deploys.lib.owed import after_change
 from deploys.lib.templates import template
 from deploys.lib.units import UNIT_DIR, install_drop_in
 from deploys.lib.validated import validated_template
+
+EXTRA_CA_DIR = "/usr/local/share/ca-certificates"  # update-ca-certificates adds what is here
 
 
 @deploy("Apt proxy")
@@ -38,43 +41,34 @@ def configure_apt_proxy():
 def debian_sources(codename: str):
     # Owned whole, so the security archive cannot be missing (a debootstrapped
     # image has none) and no archive is listed twice.
-    changes = [
-        template(
-            name="List Debian's archives, the security archive included",
-            src="templates/etc/apt/sources.list.d/debian.sources.j2",
-            dest="/etc/apt/sources.list.d/debian.sources",
-            mode="644",
-            codename=codename,
-        ),
-        template(
-            name="List nothing in /etc/apt/sources.list (Debian's archives are in debian.sources)",
-            src="templates/etc/apt/sources.list.j2",
-            dest="/etc/apt/sources.list",
-            mode="644",
-        ),
-    ]
-    apt.update(
-        name="Refresh apt lists for the changed Debian sources",
-        _if=lambda: any(op.did_change() for op in changes),
+    template(
+        name="List Debian's archives, the security archive included",
+        src="templates/etc/apt/sources.list.d/debian.sources.j2",
+        dest="/etc/apt/sources.list.d/debian.sources",
+        mode="644",
+        codename=codename,
     )
+    template(
+        name="List nothing in /etc/apt/sources.list (Debian's archives are in debian.sources)",
+        src="templates/etc/apt/sources.list.j2",
+        dest="/etc/apt/sources.list",
+        mode="644",
+    )
+    after_change("Refresh apt lists for the changed Debian sources", "apt-sources-debian",
+                 ("/etc/apt/sources.list.d/debian.sources", "/etc/apt/sources.list"), ["apt-get update -q"])
 
 
 @deploy("Extra trusted CAs")
 def trust_extra_cas():
-    changes = []
     for pem in host.data.extra_ca_certs:
         fingerprint = hashlib.sha256(pem.encode()).hexdigest()[:12]
-        changes.append(files.put(
+        files.put(
             name=f"Trust extra CA {fingerprint}",
             src=StringIO(pem),
-            dest=f"/usr/local/share/ca-certificates/extra-{fingerprint}.crt",
+            dest=f"{EXTRA_CA_DIR}/extra-{fingerprint}.crt",
             mode="644",
-        ))
-    server.shell(
-        name="Rebuild the system CA bundle",
-        commands=["update-ca-certificates"],
-        _if=lambda: any(op.did_change() for op in changes),
-    )
+        )
+    after_change("Rebuild the system CA bundle", "ca-bundle", (EXTRA_CA_DIR,), ["update-ca-certificates"])
 
 
 @deploy("Unattended security upgrades")
@@ -130,9 +124,9 @@ def synchronise_time():
         packages=["chrony"],
     )
     # Only where the clock is not this host's own (a container): chronyd follows without setting it.
-    changed = install_drop_in("chrony.service", f"{UNIT_DIR}/chrony.service.d/follow-without-setting-the-clock.conf",
-                              "follows its sources without setting the clock",
-                              present=not host.data.time_sync_sets_clock)
+    drop_in = f"{UNIT_DIR}/chrony.service.d/follow-without-setting-the-clock.conf"
+    install_drop_in("chrony.service", drop_in, "follows its sources without setting the clock",
+                    present=not host.data.time_sync_sets_clock)
     validated_template(
         "chrony time sources",
         src="templates/etc/chrony/chrony.conf.j2",
@@ -141,12 +135,7 @@ def synchronise_time():
         checker="chronyd -p",
         activate="systemctl restart chrony",
     )
-    systemd.service(
-        name="Restart chrony for its changed drop-in",
-        service="chrony",
-        restarted=True,
-        _if=changed.did_change,
-    )
+    after_change("Restart chrony for its changed drop-in", "chrony-drop-in", (drop_in,), ["systemctl restart chrony"])
     systemd.service(
         name="Keep chrony enabled and running",
         service="chrony",

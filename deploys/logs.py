@@ -3,8 +3,8 @@ owned by the service user and kept log_retention_days; the journal keeps the
 units' output, persistently and within journal_max_use."""
 
 from pyinfra import host
-from pyinfra.operations import systemd
 
+from deploys.lib.owed import after_change
 from deploys.lib.templates import template
 
 template(
@@ -13,16 +13,13 @@ template(
     dest="/etc/tmpfiles.d/insta-connect-demo.conf",
     mode="644",
 )
-journal = template(
+JOURNALD_DROP_IN = "/etc/systemd/journald.conf.d/insta-connect-demo.conf"
+template(
     name="Keep the journal persistent and bounded",
-    src="templates/etc/systemd/journald.conf.d/insta-connect-demo.conf.j2",
-    dest="/etc/systemd/journald.conf.d/insta-connect-demo.conf",
+    src=f"templates{JOURNALD_DROP_IN}.j2",
+    dest=JOURNALD_DROP_IN,
     mode="644",
     create_remote_dir=True,
 )
-systemd.service(
-    name="Restart journald for its new settings",
-    service="systemd-journald",
-    restarted=True,
-    _if=journal.did_change,
-)
+after_change("Restart journald for its new settings", "journald-settings", (JOURNALD_DROP_IN,),
+             ["systemctl restart systemd-journald"])

@@ -9,6 +9,7 @@ from pyinfra.operations import apt, files, server
 
 from deploys.lib.app_runtime import APP
 from deploys.lib.edge import NGINX_RELOAD, live_dir
+from deploys.lib.owed import after_change
 from deploys.lib.templates import template
 from deploys.lib.units import UNIT_DIR, enable_and_start, install_drop_in, restart_for_drop_ins
 from deploys.lib.validated import checked_in_copy, validated_template
@@ -80,23 +81,18 @@ validated_template(
     activate=NGINX_RELOAD,
 )
 # Default site out first, then ours in: each step leaves a config nginx accepts.
-enabled_sites = [
-    files.link(
-        name="Disable the distribution's default site",
-        path="/etc/nginx/sites-enabled/default",
-        present=False,
-    ),
-    files.link(
-        name=f"Enable the {site} site",
-        path=f"/etc/nginx/sites-enabled/{site}",
-        target=f"/etc/nginx/sites-available/{site}",
-    ),
-]
-server.shell(
-    name="Reload nginx for the changed set of enabled sites",
-    commands=[NGINX_RELOAD],
-    _if=lambda: any(op.did_change() for op in enabled_sites),
+files.link(
+    name="Disable the distribution's default site",
+    path="/etc/nginx/sites-enabled/default",
+    present=False,
 )
+files.link(
+    name=f"Enable the {site} site",
+    path=f"/etc/nginx/sites-enabled/{site}",
+    target=f"/etc/nginx/sites-available/{site}",
+)
+after_change("Reload nginx for the changed set of enabled sites", "nginx-enabled-sites",
+             ("/etc/nginx/sites-enabled",), [NGINX_RELOAD])
 started = enable_and_start("nginx.service")
 # Port 80 answered by a worker (the redirect), TLS on 443, and a reload, whose
 # `nginx -t` runs in the sandbox (certbot's deploy hook relies on it).

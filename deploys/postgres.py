@@ -11,7 +11,7 @@ from pyinfra.operations import apt, files, postgres, server, systemd
 from deploys.lib import credentials
 from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
 from deploys.lib.operations import postgres_role_password
-from deploys.lib.owed import mark_done, owed
+from deploys.lib.owed import after_change, mark_done, owed
 from deploys.lib.postgres_plan import AS_POSTGRES, memory_settings, postgres_plan
 from deploys.lib.templates import template
 from deploys.lib.units import UNIT_DIR, install_drop_in, restart_for_drop_ins
@@ -22,24 +22,22 @@ CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a validate and reload
 
 @deploy("PGDG apt repository")
 def add_pgdg_repository():
-    key = files.put(
+    key, source = "/etc/apt/keyrings/pgdg.asc", "/etc/apt/sources.list.d/pgdg.sources"
+    files.put(
         name="Install the PostgreSQL project's signing key",
-        src="templates/etc/apt/keyrings/pgdg.asc",
-        dest="/etc/apt/keyrings/pgdg.asc",
+        src=f"templates{key}",
+        dest=key,
         mode="644",
         create_remote_dir=True,
     )
-    source = template(
+    template(
         name="Add the PGDG apt source (deb822, signed-by its key)",
-        src="templates/etc/apt/sources.list.d/pgdg.sources.j2",
-        dest="/etc/apt/sources.list.d/pgdg.sources",
+        src=f"templates{source}.j2",
+        dest=source,
         mode="644",
         codename=host.get_fact(LinuxDistribution)["release_meta"]["VERSION_CODENAME"],
     )
-    apt.update(
-        name="Refresh apt lists for the PGDG source",
-        _if=lambda: key.did_change() or source.did_change(),
-    )
+    after_change("Refresh apt lists for the PGDG source", "apt-sources-pgdg", (key, source), ["apt-get update -q"])
 
 
 @deploy("PostgreSQL sandbox")

@@ -8,14 +8,13 @@ requests wait in its queue while gunicorn finishes the ones in flight, exits
 and starts again on the new release."""
 
 from pyinfra import host
-from pyinfra.facts.systemd import SystemdStatus
 from pyinfra.operations import server, systemd
 
 from app.config import TOKEN_REFRESH, WEB, WEBHOOK_PROCESSOR
 from deploys.lib.app_runtime import APP, RELEASE_STAMP, env_file, health_check_command, release_files
-from deploys.lib.owed import mark_done, owed
+from deploys.lib.owed import after_change, mark_done, owed
 from deploys.lib.releases import app_releases
-from deploys.lib.units import enable_and_start, install_units, schedule_timer
+from deploys.lib.units import UNIT_DIR, enable_and_start, install_units, schedule_timer
 
 SOCKET = f"{APP}.socket"
 JOB_SERVICE = "templates/etc/systemd/system/insta-connect-demo-job.service.j2"
@@ -37,16 +36,13 @@ for process, (module, description, schedule, persistent) in JOBS.items():
                                              "env_file": env_file(process)})
     units[f"{job}.timer"] = (JOB_TIMER, {"description": description, "schedule": schedule,
                                          "persistent": persistent})
-installed = install_units(units)
+install_units(units)
 
 # systemd refuses to start a socket whose service already runs (it would not
 # hand the running gunicorn its listener): a new or moved socket goes live with
 # the service stopped, which the steps below start again.
-server.shell(
-    name=f"Stop {APP}.service and (re)start {SOCKET} (new, or its address changed)",
-    commands=[f"systemctl stop {APP}.service", f"systemctl restart {SOCKET}"],
-    _if=lambda: installed[SOCKET].did_change() or not host.get_fact(SystemdStatus, services=SOCKET).get(SOCKET),
-)
+after_change(f"Stop {APP}.service and (re)start {SOCKET} (new, or its address changed)", "app-socket",
+             (f"{UNIT_DIR}/{SOCKET}",), [f"systemctl stop {APP}.service", f"systemctl restart {SOCKET}"])
 systemd.service(
     name=f"Enable {SOCKET} at boot",
     service=SOCKET,
@@ -74,4 +70,4 @@ if legacy:
         commands=[f"rm -rf {' '.join(f'{host.data.app_dir}/{path}' for path in legacy)}"],
     )
 for process in JOBS:
-    schedule_timer(f"{APP}-{process}.timer", installed[f"{APP}-{process}.timer"])
+    schedule_timer(f"{APP}-{process}.timer")

@@ -47,17 +47,6 @@ class PostgresPendingRestart(FactBase):
         return int(output[0]) > 0
 
 
-class UnitsNeedReload(FactBase):
-    """True when systemd has loaded an older version of one of these unit files
-    than the one on disk: a daemon-reload is still owed."""
-
-    def command(self, units):
-        return "systemctl show -P NeedDaemonReload " + " ".join(units)
-
-    def process(self, output):
-        return "yes" in output
-
-
 class AppUnitFiles(FactBase):
     """The app's systemd unit files on the host: its service, and every
     <app>-*.service and <app>-*.timer (the jobs, the backup); [] if none."""

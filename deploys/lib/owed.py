@@ -15,12 +15,17 @@ from pyinfra import host
 from pyinfra.api import FactBase
 from pyinfra.operations import server
 
+from deploys.lib import fact_cache
+
 STAMP_DIR = "/var/lib/pyinfra-done"
 
 
 def _fingerprint(paths: tuple[str, ...]) -> str:
-    """Shell: one checksum over the regular files at or below paths (a missing path adds nothing)."""
-    return f"find {' '.join(paths)} -type f -print0 2>/dev/null | sort -z | xargs -0r sha256sum | sha256sum"
+    """Shell: one checksum over the regular files at or below paths, and the
+    links there with their targets (a missing path adds nothing)."""
+    where = " ".join(paths)
+    return (f"{{ find {where} -type f -print0 2>/dev/null | sort -z | xargs -0r sha256sum; "
+            f"find {where} -type l -printf '%p -> %l\\n' 2>/dev/null | sort; }} | sha256sum")
 
 
 class WorkOwed(FactBase):
@@ -41,9 +46,24 @@ def owed(stamp: str, paths: tuple[str, ...]) -> bool:
 
 def mark_done(name: str, stamp: str, paths: tuple[str, ...]):
     """The operation that records the work for paths as done: put it after that work."""
+    fact_cache.announce([(WorkOwed, {"stamp": stamp, "paths": paths})])
     new = f"{STAMP_DIR}/{stamp}.new"
     return server.shell(
         name=name,
         commands=[f"mkdir -p {STAMP_DIR} && {_fingerprint(paths)} > {new} && mv -f {new} {STAMP_DIR}/{stamp}"],
         _if=lambda: owed(stamp, paths),
     )
+
+
+def after_change(name: str, stamp: str, paths: tuple[str, ...], commands: list[str]):
+    """The action changed files call for (a reload, a restart, a rebuild):
+    `commands` run once after any of paths changed, and stay owed until they
+    succeed, so the next run makes up for one interrupted in between. A new
+    host owes it once. Returns the action's operation."""
+    action = server.shell(
+        name=name,
+        commands=commands,
+        _if=lambda: owed(stamp, paths),
+    )
+    mark_done(f"Record: {name[0].lower()}{name[1:]}", stamp, paths)
+    return action

@@ -5,50 +5,39 @@ that a daemon's changed drop-ins (its sandbox) call for."""
 
 from collections.abc import Callable
 
-from pyinfra import host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.operations import files, server, systemd
 
-from deploys.lib.facts import UnitsNeedReload
-from deploys.lib.owed import mark_done, owed
+from deploys.lib.owed import after_change, mark_done, owed
 from deploys.lib.templates import template
 
 UNIT_DIR = "/etc/systemd/system"
 
 
-def install_units(units: dict[str, tuple[str, dict]]) -> dict[str, OperationMeta]:
-    """units: {unit file name: (template, template variables)} -> {name: its upload op}."""
-    ops = {
-        unit: template(
+def install_units(units: dict[str, tuple[str, dict]]) -> None:
+    """units: {unit file name: (template, template variables)}. Changed units
+    are checked with systemd-analyze verify, then loaded (after_change)."""
+    for unit, (src, variables) in units.items():
+        template(
             name=f"Install {unit}",
             src=src,
             dest=f"{UNIT_DIR}/{unit}",
             mode="644",
             **variables,
         )
-        for unit, (src, variables) in units.items()
-    }
-    changed = units_changed(ops.values(), units)
-    server.shell(
-        name="Check the changed units with systemd-analyze verify",
-        commands=["systemd-analyze verify " + " ".join(f"{UNIT_DIR}/{unit}" for unit in units)],
-        _if=changed,
-    )
-    systemd.daemon_reload(
-        name="Reload systemd for the changed units",
-        _if=changed,
-    )
-    return ops
+    paths = tuple(f"{UNIT_DIR}/{unit}" for unit in units)
+    after_change("Check the changed units with systemd-analyze verify, then reload systemd",
+                 f"units-{next(iter(units))}", paths,
+                 ["systemd-analyze verify " + " ".join(paths), "systemctl daemon-reload"])
 
 
 def install_drop_in(unit: str, path: str, description: str, present: bool = True, src: str | None = None,
-                    **template_data) -> OperationMeta:
+                    **template_data) -> None:
     """unit's drop-in at path, rendered from src (default: templates<path>.j2), or
-    removed with present=False; then a daemon-reload if it changed (or systemd
-    has not loaded it yet). Returns the file's op. A restart the drop-in calls
-    for is restart_for_drop_ins's."""
+    removed with present=False; then a daemon-reload once it changed. A restart
+    the drop-in calls for is restart_for_drop_ins's."""
     if present:
-        op = template(
+        template(
             name=f"{unit}: {description} (drop-in)",
             src=src or f"templates{path}.j2",
             dest=path,
@@ -57,23 +46,13 @@ def install_drop_in(unit: str, path: str, description: str, present: bool = True
             **template_data,
         )
     else:
-        op = files.file(
+        files.file(
             name=f"{unit}: not {description} (drop-in removed)",
             path=path,
             present=False,
         )
-    systemd.daemon_reload(
-        name=f"Reload systemd units ({unit}: {description})",
-        _if=units_changed((op,), (unit,)),
-    )
-    return op
-
-
-def units_changed(ops, units) -> Callable[[], bool]:
-    """An `_if`: one of ops (writing unit files or drop-ins) changed, or systemd
-    still has an older version of one of units loaded. Asked of systemd too, not
-    only of this run's changes: an interrupted run may have left them unloaded."""
-    return lambda: any(op.did_change() for op in ops) or host.get_fact(UnitsNeedReload, units=tuple(units))
+    after_change(f"Reload systemd units ({unit}: {description})", "drop-in" + path.replace("/", "-"), (path,),
+                 ["systemctl daemon-reload"])
 
 
 def enable_and_start(unit: str) -> OperationMeta:
@@ -93,14 +72,11 @@ def enable_and_start(unit: str) -> OperationMeta:
     )
 
 
-def schedule_timer(timer: str, unit_op: OperationMeta) -> None:
-    started = enable_and_start(timer)
-    systemd.service(
-        name=f"Restart {timer} for its new schedule",
-        service=timer,
-        restarted=True,
-        _if=lambda: unit_op.did_change() and not started.did_change(),
-    )
+def schedule_timer(timer: str) -> None:
+    """Keep timer enabled and running, and restarted once its unit changed (its schedule)."""
+    enable_and_start(timer)
+    after_change(f"Restart {timer} for its new schedule", f"timer-{timer}", (f"{UNIT_DIR}/{timer}",),
+                 [f"systemctl restart {timer}"])
 
 
 def restart_for_drop_ins(unit: str, files: tuple[str, ...], check: str, checks: str, restart: bool = True,
