@@ -26,7 +26,7 @@ MEMORY = re.compile(r"[0-9]+(?:[kmg]b?|b)?", re.IGNORECASE)
 # The candidate, read as the service would read it (as redis), by a redis-server on
 # a private socket only, with its own empty data dir: it must say it is ready.
 CHECK = "; ".join([
-    'd=$(mktemp -d) || exit 1',
+    'd=$(mktemp -d -p /tmp) || exit 1',  # not root's session TMPDIR (libpam-tmpdir), which redis cannot enter
     "trap 'kill $p 2>/dev/null; wait $p; rm -rf \"$d\"' EXIT",
     'chown redis:redis "$d"',
     'setpriv --reuid=redis --regid=redis --clear-groups redis-server {candidate} --port 0 --unixsocket "$d/s" '

@@ -31,7 +31,9 @@ def checked_in_copy(tree: str, main: str, place: str, checker: str, remove: tupl
     names the copy's root "$copy"."""
     parent = place.rsplit("/", 1)[0]
     return " && ".join([
-        'copy=$(mktemp -d)',  # mode 0700: root's alone while it holds copies of keys
+        # Mode 0700, root's alone while it holds copies of keys; in /tmp, not the session's
+        # TMPDIR (libpam-tmpdir's /tmp/user/0), which a checker running as the daemon's user cannot enter.
+        'copy=$(mktemp -d -p /tmp)',
         "trap 'rm -rf \"$copy\"' EXIT",
         f'cp -a {tree}/. "$copy"/',
         f'sed -i "s#{tree}/#$copy/#g" "$copy/{main}"',
