@@ -22,6 +22,7 @@ from deploys.lib.releases import app_releases, artefact, requirements_id, switch
 from deploys.lib.templates import render
 
 APP_DIR = host.data.app_dir
+DOCUMENT_APP_DIR = "/root/insta-connect-demo"  # where the infrastructure document has the app
 USER = host.data.app_user
 RELEASE, ARCHIVE = artefact()
 RELEASE_DIR = f"{APP_DIR}/releases/{RELEASE}"
@@ -70,6 +71,13 @@ for path, owner, mode in ((APP_DIR, "root", "750"), (f"{APP_DIR}/releases", "roo
         path=path,
         user=owner, group=USER, mode=mode,
     )
+
+# The document's path leads root there (its cd, tail and .env commands); /root stays root's alone.
+files.link(
+    name=f"Lead root's {DOCUMENT_APP_DIR} to {APP_DIR}",
+    path=DOCUMENT_APP_DIR,
+    target=APP_DIR,
+)
 
 if RELEASE not in on_host["releases"]:
     incoming = f"{APP_DIR}/releases/.{RELEASE}"  # hidden: not a release until renamed whole

@@ -41,6 +41,12 @@ def test_app_dir_layout_modes_and_owners(host, target):
         assert (f.user, f.group, f.mode) == (owner, group, mode), path
 
 
+def test_the_documents_app_path_leads_root_to_the_app_and_nobody_else(host, target):
+    assert host.file("/root/insta-connect-demo").linked_to == target.data["app_dir"]
+    assert host.run("cd /root/insta-connect-demo && test -f .env && test -d logs").rc == 0
+    assert host.run("runuser -u %s -- ls /root/insta-connect-demo/", target.data["app_user"]).rc != 0
+
+
 def test_service_user_cannot_change_its_code_or_env(host, target):
     app_dir, user = target.data["app_dir"], target.data["app_user"]
     for path in (f"{app_dir}/current", f"{app_dir}/current/app", f"{app_dir}/current/app/wsgi.py", f"{app_dir}/.env",
