@@ -7,8 +7,8 @@ own SSH connection comes from is not among `admin_ips`, or it reaches sshd
 on another port than the one the rules open; and the SSH rules go
 in before the default deny and `ufw enable`. Declarative: a ufw rule that is
 not wanted (a stray, or an address since removed from `admin_ips`) is deleted.
-Each step runs only the `ufw` commands that the UfwState fact shows missing,
-so an unchanged host reports no change."""
+The ufw operation (deploys/lib/ufw.py) runs only the `ufw` commands its fact
+shows missing, so an unchanged host reports no change."""
 
 import ipaddress
 
@@ -17,6 +17,7 @@ from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import Command
 from pyinfra.operations import apt, files, server, systemd
 
+from deploys.lib import ufw
 from deploys.lib.ufw import UfwState
 
 SSH_PORT = 22
@@ -38,24 +39,15 @@ if not any(ssh_source in network for network in admin_networks):
                       f"({host.data.admin_ips or 'empty'}) does not admit; the rules would lock it out. "
                       "Add it to admin_ips first.")
 
-ufw = host.get_fact(UfwState)  # None until ufw is installed
-if ufw and not ufw["ipv6"]:
+installed = host.get_fact(UfwState)  # None until ufw is installed
+if installed and not installed["ipv6"]:
     raise DeployError("firewall: /etc/default/ufw does not say IPV6=yes, so ufw leaves IPv6 unfiltered; "
                       "set IPV6=yes there and deploy again")
-current = ufw or {"rules": [], "policies": {}, "logging": None}
 
 
 def ufw_source(network) -> str:
     """An address or network as ufw prints it: a single host without its /32 or /128."""
     return str(network.network_address) if network.prefixlen == network.max_prefixlen else str(network)
-
-
-def missing(rules: list[str]) -> list[str]:
-    return [f"ufw {rule}" for rule in rules if rule not in current["rules"]]
-
-
-def delete_command(rule: str) -> str:
-    return f"ufw route delete {rule.removeprefix('route ')}" if rule.startswith("route ") else f"ufw delete {rule}"
 
 
 # In `ufw show added` spelling, so the fact and the wanted set compare as text.
@@ -83,33 +75,12 @@ for key, value in host.data.network_sysctls.items():
         key=key,
         value=value,
     )
-server.shell(
-    name=f"Allow SSH ({SSH_PORT}/tcp) from each of admin_ips, before any default deny",
-    commands=missing(ssh_rules),
-)
-server.shell(
-    name=f"Allow the public web ports ({', '.join(web_ports)}) from anywhere",
-    commands=missing(web_rules),
-)
-server.shell(
-    name="Delete ufw rules nobody asked for (strays, addresses removed from admin_ips)",
-    commands=[delete_command(rule) for rule in current["rules"] if rule not in ssh_rules + web_rules],
-)
-server.shell(
-    name="Default policies: deny incoming, allow outgoing, deny routed",
-    commands=[f"ufw default {policy} {direction}" for direction, policy in POLICIES.items()
-              if current["policies"].get(direction) != policy],
-)
-server.shell(
-    name=f"Set ufw's logging level to {host.data.firewall_logging}",
-    commands=[] if current["logging"] == host.data.firewall_logging
-    else [f"ufw logging {host.data.firewall_logging}"],
-)
-server.shell(
-    name="Enable ufw: the rules above and the default deny take effect together",
-    commands=["ufw --force enable"],
-    # Read when it runs: on a fresh host ufw was installed only by this deploy.
-    _if=lambda: not host.get_fact(UfwState)["active"],
+ufw.firewall(
+    name=(f"ufw: SSH ({SSH_PORT}/tcp) from each of admin_ips, the public web ports ({', '.join(web_ports)}) "
+          f"from anywhere, nothing else; deny incoming and routed; logging {host.data.firewall_logging}; enabled"),
+    rules=ssh_rules + web_rules,
+    policies=POLICIES,
+    logging=host.data.firewall_logging,
 )
 systemd.service(
     name="Load ufw's rules at every boot (ufw.service)",

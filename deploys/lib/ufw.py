@@ -1,8 +1,9 @@
-"""ufw as a pyinfra fact. pyinfra has no ufw operations: deploys/firewall.py
-compares this fact with the wanted state and runs only the `ufw` commands
-that close the gap, so an unchanged host reports no change."""
+"""ufw as a pyinfra fact and an operation (pyinfra has neither): `firewall`
+reads the fact when it runs and yields only the `ufw` commands that close the
+gap to the wanted state, so an unchanged host reports no change."""
 
-from pyinfra.api import FactBase
+from pyinfra import host
+from pyinfra.api import FactBase, operation
 
 SECTION = "--pyinfra-ufw-section--"
 POLICY_WORDS = {"ACCEPT": "allow", "DROP": "deny", "REJECT": "reject"}  # /etc/default/ufw's words, ufw's words
@@ -47,3 +48,30 @@ class UfwState(FactBase):
             "logging": config.get("LOGLEVEL"),
             "ipv6": config.get("IPV6") == "yes",
         }
+
+
+def _delete(rule: str) -> str:
+    return f"ufw route delete {rule.removeprefix('route ')}" if rule.startswith("route ") else f"ufw delete {rule}"
+
+
+@operation()
+def firewall(rules: list[str], policies: dict[str, str], logging: str):
+    """ufw with exactly `rules` (as `ufw show added` spells them, first the ones
+    that keep this deploy's SSH in), the default `policies` and `logging`, then
+    enabled. In that order: the SSH rules are in before any default deny, and
+    the rules and the deny take effect together at `ufw enable`. A rule nobody
+    asked for (a hand edit, an address since removed) is deleted."""
+    current = host.get_fact(UfwState) or {"active": False, "rules": [], "policies": {}, "logging": None}
+    for rule in rules:
+        if rule not in current["rules"]:
+            yield f"ufw {rule}"
+    for rule in current["rules"]:
+        if rule not in rules:
+            yield _delete(rule)
+    for direction, policy in policies.items():
+        if current["policies"].get(direction) != policy:
+            yield f"ufw default {policy} {direction}"
+    if current["logging"] != logging:
+        yield f"ufw logging {logging}"
+    if not current["active"]:
+        yield "ufw --force enable"
