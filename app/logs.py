@@ -102,13 +102,17 @@ class DailyFileHandler(logging.Handler):
     """Appends to LOG_DIR/<prefix>-YYYY-MM-DD.log, one write() per line.
 
     O_APPEND with a single write per record keeps lines whole when several
-    gunicorn workers and the jobs share a file.
+    gunicorn workers and the jobs share a file. The day's files of the
+    `companions` prefixes are created with this one's, so that error-<day>.log
+    is there to tail before the day's first error.
     """
 
-    def __init__(self, log_dir: Path, prefix: str, retention_days: int, level=logging.NOTSET):
+    def __init__(self, log_dir: Path, prefix: str, retention_days: int, level=logging.NOTSET,
+                 companions: tuple[str, ...] = ()):
         super().__init__(level)
         self.log_dir = log_dir
         self.prefix = prefix
+        self.companions = companions
         self.retention_days = retention_days
         self._day = None
         self._fd = None
@@ -118,6 +122,8 @@ class DailyFileHandler(logging.Handler):
         if self._fd is not None:
             os.close(self._fd)
         self._fd = os.open(self.log_dir / f"{self.prefix}-{day}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        for companion in self.companions:
+            os.close(os.open(self.log_dir / f"{companion}-{day}.log", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640))
         self._day = day
         prune_old_logs(self.log_dir, self.retention_days)
 
@@ -169,7 +175,7 @@ def setup_logging(config, stream=None) -> None:
         handler.close()
     handlers = [
         logging.StreamHandler(stream or sys.stdout),
-        DailyFileHandler(log_dir, "combined", config.log_retention_days),
+        DailyFileHandler(log_dir, "combined", config.log_retention_days, companions=("error",)),
         DailyFileHandler(log_dir, "error", config.log_retention_days, level=logging.ERROR),
     ]
     for handler in handlers:

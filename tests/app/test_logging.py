@@ -76,3 +76,11 @@ def test_secrets_never_reach_the_logs(connected, user_client, meta, tmp_path, ca
     for secret in secrets:                          # ...without any of these
         assert secret not in text, f"{secret[:6]}... was logged"
     assert "state=" not in text and "code=" not in text
+
+
+def test_the_days_error_log_exists_before_its_first_error(tmp_path, client):
+    client.get("/health")  # an access line: the day's combined log, and its error log beside it
+    today = dt.datetime.now(dt.timezone.utc).date()
+    error_log = tmp_path / "logs" / f"error-{today}.log"
+    assert (tmp_path / "logs" / f"combined-{today}.log").stat().st_size > 0
+    assert error_log.exists() and error_log.stat().st_size == 0

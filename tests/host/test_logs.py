@@ -10,6 +10,9 @@ def test_app_writes_dated_logs_owned_by_the_service_user(host, target):
     assert all(n.startswith(("combined-", "error-")) for n in names), names
     owners = host.check_output("stat -c %%U:%%G %s/*.log", logs).split()
     assert set(owners) == {f"{user}:{user}"}
+    # The day's error log is there to tail before its first error (the document's section 12.1).
+    newest_combined = max(n for n in names if n.startswith("combined-"))
+    assert newest_combined.replace("combined-", "error-") in names, names
 
 
 def test_log_retention(host, target):
