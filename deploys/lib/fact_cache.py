@@ -1,8 +1,8 @@
 """How the deploys read the host: a fact is read once and reused until an
-operation changes the host, and the facts the file and unit operations will
-need (announced when each operation is declared: the file, its directory,
-the unit's state) are read together, in one round trip, the first time one
-of them is needed.
+operation changes the host, and the facts the file, line, sysctl and unit
+operations will need (announced when each operation is declared: the file,
+its directory, the matching lines, the key's value, the unit's state) are
+read together, in one round trip, the first time one of them is needed.
 
 pyinfra 3 itself caches nothing: each `host.get_fact` runs its command, so
 a run that changes nothing would ask the same question many times, one
@@ -22,9 +22,11 @@ from pyinfra.api.arguments import CONNECTOR_ARGUMENT_KEYS
 from pyinfra.api.facts import _handle_fact_kwargs, get_fact
 from pyinfra.api.host import Host
 from pyinfra.api.state import BaseStateCallback
-from pyinfra.facts.files import Directory, File, Link, Sha1File, Sha256File
+from pyinfra.facts.files import Directory, File, FindInFile, Link, Sha1File, Sha256File
+from pyinfra.facts.server import Sysctl
 from pyinfra.facts.systemd import SystemdEnabled, SystemdStatus
-from pyinfra.operations import files, systemd
+from pyinfra.operations import files, server, systemd
+from pyinfra.operations.util.files import adjust_regex
 
 from deploys.lib import operations
 
@@ -52,8 +54,23 @@ def _unit_facts(arguments: dict) -> list[tuple[type[FactBase], dict]]:
     return [(cls, {**selector, "services": [unit]}) for cls in (SystemdStatus, SystemdEnabled)]
 
 
+def _line_facts(arguments: dict) -> list[tuple[type[FactBase], dict]]:
+    """What files.line reads: the lines matching its pattern, asked as it asks."""
+    pattern = adjust_regex(arguments["line"], arguments.get("escape_regex_characters", False))
+    return [(FindInFile, {"path": arguments["path"], "pattern": pattern,
+                          "interpolate_variables": arguments.get("interpolate_variables", False),
+                          "extended_regex": arguments.get("extended_regex", False)})]
+
+
+def _sysctl_facts(arguments: dict) -> list[tuple[type[FactBase], dict]]:
+    """What server.sysctl reads: the key's current value."""
+    return [(Sysctl, {"keys": [arguments["key"]]})]
+
+
 # The operations whose facts are announced, and which facts those are.
 ANNOUNCING = ((files, ("put", "template", "directory", "link", "file"), _file_facts),
+              (files, ("line",), _line_facts),
+              (server, ("sysctl",), _sysctl_facts),
               (operations, ("secret_file",), _file_facts),
               (systemd, ("service",), _unit_facts))
 _MARK = "##fact-cache##"
