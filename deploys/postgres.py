@@ -10,7 +10,7 @@ from pyinfra.operations import apt, files, postgres, server, systemd
 
 from deploys.lib import credentials
 from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
-from deploys.lib.operations import postgres_role_password
+from deploys.lib.operations import postgres_role_password, secret_file
 from deploys.lib.owed import after_change, mark_done, owed
 from deploys.lib.postgres_plan import AS_POSTGRES, memory_settings, postgres_plan
 from deploys.lib.templates import template
@@ -164,4 +164,14 @@ postgres.database(
     owner=host.data.db_user,
     encoding="UTF8",
     **AS_POSTGRES,
+)
+# The document's psql and pg_dump commands (its sections 4 and 12.2), run as root,
+# find the role's password here instead of asking for it ("localhost" also
+# matches the Unix socket). root's alone, like the .env that holds it too.
+secret_file(
+    name=f"Give root's psql and pg_dump {host.data.db_user}'s password (/root/.pgpass, 0600; never printed)",
+    dest="/root/.pgpass",
+    content=":".join(field.replace("\\", "\\\\").replace(":", "\\:") for field in (
+        "localhost", str(host.data.db_port), host.data.db_name, host.data.db_user, db_password)) + "\n",
+    user="root", group="root", mode="600",
 )

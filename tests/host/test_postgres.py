@@ -84,3 +84,14 @@ def test_cluster_runs_in_its_sandbox(host, target, psql):
         assert ["JIT:"] in plan, plan
     # The running postmaster, not just the unit: it was restarted into the sandbox.
     assert main_process_status(host, unit)["NoNewPrivs"] == "1"
+
+
+def test_root_runs_the_documents_psql_and_pg_dump_without_a_password_prompt(host, target):
+    """Sections 4.3 and 12.2's commands, with -w (never prompt) so a missing password fails instead of waiting."""
+    data = target.data
+    pgpass = host.file("/root/.pgpass")
+    assert (pgpass.user, pgpass.group, pgpass.mode) == ("root", "root", 0o600)
+    connect = f"-U {data['db_user']} -h localhost {data['db_name']}"
+    assert host.check_output(f"cd / && psql -w {connect} -XAtc 'SELECT 1'") == "1"
+    dump = host.run(f"cd / && pg_dump -w -U {data['db_user']} {data['db_name']} --schema-only | grep -c 'CREATE TABLE'")
+    assert dump.rc == 0 and int(dump.stdout) >= 7, dump
