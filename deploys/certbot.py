@@ -46,6 +46,12 @@ install_drop_in("certbot.service", f"{UNIT_DIR}/certbot.service.d/acme-ca-bundle
                 "renewals trust the ACME directory's CA bundle", present=bool(host.data.acme_ca_bundle), bundle=bundle)
 install_drop_in("certbot.service", sandboxing, "its sandbox")
 template(
+    name="certbot's defaults: the ACME directory (also for --dry-run), no random sleep before renewing",
+    src="templates/etc/letsencrypt/cli.ini.j2",
+    dest="/etc/letsencrypt/cli.ini",
+    mode="644",
+)
+template(
     name="Deploy hook: reload nginx after each renewal",
     src=f"templates{hook}.j2",
     dest=hook,

@@ -35,3 +35,15 @@ def test_forced_renewal_is_served(sandbox_state, host):
             break
         time.sleep(0.5)
     assert after == live, f"nginx still serves {after}, not the renewed {live} (deploy hook?)"
+
+
+def test_the_documents_dry_run_renewal_works_as_printed(host):
+    """Section 5.2's `certbot renew --dry-run`, over a non-interactive SSH like
+    an operator's script: against the configured ACME server (Let's Encrypt's
+    staging in production), with no random sleep first, and nothing renewed."""
+    live = host.check_output("readlink -f /etc/letsencrypt/live/*/cert.pem")
+    started = time.monotonic()
+    run = host.run("certbot renew --dry-run")
+    assert run.rc == 0 and "all simulated renewals succeeded" in run.stdout, run.stdout + run.stderr
+    assert time.monotonic() - started < 60
+    assert host.check_output("readlink -f /etc/letsencrypt/live/*/cert.pem") == live

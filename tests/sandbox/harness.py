@@ -340,7 +340,10 @@ class Sandbox:
             subprocess.run(["umount", "-l", target], check=False)
 
     def _write_inventory(self, state: dict) -> None:
-        extra_cas = [ca.read_text() for ca in sorted(rootfs.EXTRA_CA_DIR.glob("*.crt"))]
+        # The egress's CAs, and Pebble's HTTPS listener's: root's own certbot commands (the
+        # document's `certbot renew --dry-run`) reach the ACME server like certbot.service does.
+        extra_cas = [ca.read_text() for ca in sorted(rootfs.EXTRA_CA_DIR.glob("*.crt"))] + [
+            self._listener_ca().read_text()]
         team_key = Path(state["team_key"])
         if not team_key.exists():
             subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{TEAM_MEMBER}@{self.name}",
