@@ -8,11 +8,13 @@ from io import StringIO
 
 from pyinfra import host
 from pyinfra.api import deploy
+from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, server, systemd
 
 from deploys.lib.facts import PendingSecurityUpgrades
 from deploys.lib.owed import after_change
+from deploys.lib.postgres_plan import unsupported_release
 from deploys.lib.templates import template
 from deploys.lib.units import UNIT_DIR, install_drop_in
 from deploys.lib.validated import validated_template
@@ -144,9 +146,13 @@ def synchronise_time():
     )
 
 
+distribution = host.get_fact(LinuxDistribution)
+refusal = unsupported_release(distribution["name"], distribution["major"])
+if refusal:  # while pyinfra prepares: before any operation touches the host
+    raise DeployError(f"{host.name}: {refusal}")
+
 configure_apt_proxy()
 trust_extra_cas()  # before apt's first fetch: a mirror may be reached through the egress's CA
-distribution = host.get_fact(LinuxDistribution)
 if distribution["name"] == "Debian":
     debian_sources(distribution["release_meta"]["VERSION_CODENAME"])
 

@@ -3,9 +3,19 @@ state so the deploy and the host checks compute them the same way."""
 
 AS_POSTGRES = {"_sudo": True, "_sudo_user": "postgres", "_chdir": "/"}  # operations and facts run as postgres
 
-# The PostgreSQL major each release ships. Debian hosts use theirs; Ubuntu hosts
-# get the wanted major, from the PGDG repository when theirs differs.
+# The releases the deploys support, and the PostgreSQL major each ships. Debian
+# hosts use theirs; Ubuntu hosts get the wanted major, from the PGDG repository
+# when theirs differs.
 DISTRO_MAJORS = {("Debian", 12): 15, ("Debian", 13): 17, ("Ubuntu", 22): 14, ("Ubuntu", 24): 16}
+
+
+def unsupported_release(distro: str, release_major: int) -> str | None:
+    """Why a host on this release cannot be deployed, or None when it can."""
+    if (distro, release_major) in DISTRO_MAJORS:
+        return None
+    supported = ", ".join(f"{name} {major}{'.04' if name == 'Ubuntu' else ''}" for name, major in DISTRO_MAJORS)
+    return (f"{distro} {release_major} is not a supported release (supported: {supported}); nothing was changed. "
+            "Move the host to a supported release first: docs/operations.md, 'Moving to a supported release'")
 
 
 def postgres_plan(distro: str, release_major: int, wanted: int) -> tuple[int, bool]:

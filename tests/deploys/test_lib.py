@@ -8,7 +8,7 @@ import pytest
 from deploys.lib import operations
 from deploys.lib.facts import PostgresRoleVerifierDigest
 from deploys.lib.operations import scram_digest_matches, scram_matches, scram_verifier, verifier_digest
-from deploys.lib.postgres_plan import memory_settings, postgres_plan
+from deploys.lib.postgres_plan import memory_settings, postgres_plan, unsupported_release
 from deploys.lib.templates import render
 from tests.app.pgserver import PostgresServer
 
@@ -63,6 +63,13 @@ def test_ubuntu_22_04_gets_the_pgdg_source_for_jammy(on_host):
 def test_postgres_plan_refuses_unknown_releases():
     with pytest.raises(ValueError, match="Ubuntu 20"):
         postgres_plan("Ubuntu", 20, 16)
+
+
+def test_an_unsupported_release_is_refused_naming_the_supported_ones_and_the_runbook():
+    refusal = unsupported_release("Ubuntu", 20)
+    assert refusal.startswith("Ubuntu 20 is not a supported release")
+    assert "Debian 12, Debian 13, Ubuntu 22.04, Ubuntu 24.04" in refusal and "docs/operations.md" in refusal
+    assert unsupported_release("Debian", 12) is None and unsupported_release("Ubuntu", 24) is None
 
 
 def test_memory_settings_scale_with_ram_and_stay_bounded():
