@@ -5,6 +5,7 @@ command on the host."""
 from pyinfra import host
 
 from app.config import ADMIN, WEB
+from deploys.lib.units import UNIT_DIR
 
 # The service's name, as the document gives it: its systemd units, nginx site,
 # backups and the names of the files the deploys write for it. Not a setting.
@@ -12,10 +13,11 @@ APP = "insta-connect-demo"
 RELEASE_STAMP = "app-release"  # deploys/lib/owed.py: a restart is owed for these files
 
 
-def env_file(process: str) -> str:
-    """The environment file of one of the app's processes (app/config.py): the
-    web service's is the document's .env; each other one holds only what it reads."""
-    return f"{host.data.app_dir}/.env" + ("" if process == WEB else f".{process}")
+def env_file(process: str, app_dir: str | None = None) -> str:
+    """The environment file of one of the app's processes (app/config.py) in
+    app_dir (default: the current host's): the web service's is the document's
+    .env; each other one holds only what it reads."""
+    return f"{app_dir or host.data.app_dir}/.env" + ("" if process == WEB else f".{process}")
 
 
 def release_files() -> tuple[str, ...]:
@@ -23,8 +25,7 @@ def release_files() -> tuple[str, ...]:
     its venv was built from), .env and units. A change to any of them owes a
     restart until it is done."""
     data = host.data
-    return (f"{data.app_dir}/current/", env_file(WEB),
-            f"/etc/systemd/system/{APP}.service", f"/etc/systemd/system/{APP}.socket")
+    return (f"{data.app_dir}/current/", env_file(WEB), f"{UNIT_DIR}/{APP}.service", f"{UNIT_DIR}/{APP}.socket")
 
 
 def app_command(*argv: str, release_dir: str | None = None) -> str:

@@ -30,17 +30,20 @@ from pyinfra.operations.util.files import adjust_regex
 
 from deploys.lib import operations
 
-PATH_FACTS = (File, Directory, Link, Sha1File, Sha256File)
 UNIT_SUFFIXES = (".service", ".socket", ".device", ".mount", ".automount", ".swap", ".target", ".path",
                  ".timer", ".slice", ".scope")
 
 
-def _file_facts(arguments: dict) -> list[tuple[type[FactBase], dict]]:
-    """What files.put, template, directory, link and file (and secret_file) read: the file and its directory."""
-    path = arguments.get("dest") or arguments.get("path")
-    if not isinstance(path, str):
-        return []
-    return [(cls, {"path": each}) for each in (path, posixpath.dirname(path)) for cls in PATH_FACTS]
+def _path_facts(on_path: tuple[type[FactBase], ...], on_parent: tuple[type[FactBase], ...] = (Directory, Link)):
+    """What a file operation reads: these facts of its `dest` or `path`, and
+    those of its parent directory (which it creates where missing)."""
+    def facts_of(arguments: dict) -> list[tuple[type[FactBase], dict]]:
+        path = arguments.get("dest") or arguments.get("path")
+        if not isinstance(path, str):
+            return []
+        return ([(cls, {"path": path}) for cls in on_path]
+                + [(cls, {"path": posixpath.dirname(path)}) for cls in on_parent])
+    return facts_of
 
 
 def _unit_facts(arguments: dict) -> list[tuple[type[FactBase], dict]]:
@@ -68,10 +71,13 @@ def _sysctl_facts(arguments: dict) -> list[tuple[type[FactBase], dict]]:
 
 
 # The operations whose facts are announced, and which facts those are.
-ANNOUNCING = ((files, ("put", "template", "directory", "link", "file"), _file_facts),
+ANNOUNCING = ((files, ("put", "template"), _path_facts((File, Sha1File))),
+              (files, ("file",), _path_facts((File,))),
+              (files, ("link",), _path_facts((Link,))),
+              (files, ("directory",), _path_facts((Directory, Link), on_parent=())),
               (files, ("line",), _line_facts),
               (server, ("sysctl",), _sysctl_facts),
-              (operations, ("secret_file",), _file_facts),
+              (operations, ("secret_file",), _path_facts((File, Sha256File), on_parent=())),
               (systemd, ("service",), _unit_facts))
 _MARK = "##fact-cache##"
 
@@ -80,6 +86,7 @@ class _HostFacts:
     def __init__(self):
         self.values: dict[tuple, object] = {}
         self.announced: dict[tuple, tuple[type[FactBase], dict]] = {}
+        self.tried: set[tuple] = set()  # announced facts already in a bulk read
         self.changed = False  # announced facts are read together only until the host first changes
         self.last_op: str | None = None
 
@@ -114,7 +121,8 @@ def _announcing(operation, facts_of):
 def _read_announced(host: Host, facts: _HostFacts) -> None:
     """Every announced fact not read yet, by one shell script: each fact's own
     command, its output handed to the fact's own process(), as get_fact would."""
-    wanted = [(key, cls(), kwargs) for key, (cls, kwargs) in facts.announced.items() if key not in facts.values]
+    wanted = [(key, cls(), kwargs) for key, (cls, kwargs) in facts.announced.items() if key not in facts.tried]
+    facts.tried.update(key for key, _, _ in wanted)  # each once: one that fails here is read on its own
     script = []
     for number, (_, fact, kwargs) in enumerate(wanted):
         command = fact.command(**kwargs)  # some facts keep their arguments for process()
@@ -153,7 +161,7 @@ def _cached_get_fact(self: Host, cls, *args, **kwargs):
         return get_fact(self.state, self, cls, args=args, kwargs=kwargs)
     facts = _hosts[self.name]
     key = _key(self.state, self, cls, args, kwargs)
-    if key not in facts.values and key in facts.announced and not facts.changed:
+    if key in facts.announced and key not in facts.tried and not facts.changed:
         _read_announced(self, facts)
     if key not in facts.values:
         facts.values[key] = get_fact(self.state, self, cls, args=args, kwargs=kwargs)

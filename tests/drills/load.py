@@ -11,8 +11,6 @@ JSON summary: requests and statuses per kind, failures, the webhook comment
 ids sent.
 """
 
-import hashlib
-import hmac
 import http.client
 import json
 import re
@@ -24,6 +22,9 @@ import time
 import uuid
 from collections import Counter
 from urllib.parse import urlencode
+
+from tests.app.helpers import changes_payload
+from tests.fakemeta import sign
 
 KINDS = ("health", "page", "webhook", "health", "page")  # the mix each worker cycles through
 
@@ -70,13 +71,8 @@ def sign_in(edge: Edge) -> str:
 
 
 def webhook(settings: dict, comment_id: str) -> tuple[bytes, dict]:
-    body = json.dumps({"object": "instagram", "entry": [{
-        "id": settings["account"], "time": int(time.time()),
-        "changes": [{"field": "comments", "value": {
-            "id": comment_id, "text": "load", "media": {"id": f"{settings['account']}-media"},
-            "from": {"id": "17841400000000000", "username": "load"}}}]}]}).encode()
-    signature = "sha256=" + hmac.new(settings["app_secret"].encode(), body, hashlib.sha256).hexdigest()
-    return body, {"Content-Type": "application/json", "X-Hub-Signature-256": signature}
+    body = json.dumps(changes_payload(settings["account"], comment_id)).encode()
+    return body, {"Content-Type": "application/json", "X-Hub-Signature-256": sign(settings["app_secret"], body)}
 
 
 def main() -> None:

@@ -5,19 +5,15 @@ import datetime as dt
 import re
 
 from app.config import WEB
+from deploys.lib.app_runtime import env_file
 
 TABLES = {"users", "instagram_accounts", "instagram_pages", "access_tokens", "token_refresh_log",
           "webhook_events", "webhook_event_log"}
 
 
-def env_file(data: dict, process: str = WEB) -> str:
-    """Where the deploy puts the environment file of one of the app's processes (app/config.py)."""
-    return f"{data['app_dir']}/.env" + ("" if process == WEB else f".{process}")
-
-
 def read_env_names(host, data: dict, process: str = WEB) -> set[str]:
     """The variable names in a process's environment file (names only: values are never read into the test run)."""
-    return set(host.check_output("cut -d= -f1 %s | grep -v '^#'", env_file(data, process)).split())
+    return set(host.check_output("cut -d= -f1 %s | grep -v '^#'", env_file(process, data["app_dir"])).split())
 
 
 def app_curl(data: dict) -> str:

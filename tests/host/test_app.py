@@ -8,9 +8,9 @@ import re
 import pytest
 
 from app.config import PROCESSES, VARS, WEB
-from deploys.lib.app_runtime import APP
+from deploys.lib.app_runtime import APP, env_file
 from deploys.lib.releases import artefact, shipped_files
-from tests.host.conftest import app_curl, env_file, read_env_names, unit_properties
+from tests.host.conftest import app_curl, read_env_names, unit_properties
 from tests.inventory import REPO
 
 APP_SRC = REPO / "app"
@@ -34,7 +34,7 @@ def test_app_dir_layout_modes_and_owners(host, target):
         f"{app_dir}/current/": ("root", user, 0o750),
         f"{app_dir}/current/app": ("root", user, 0o750),
         f"{app_dir}/logs": (user, user, 0o750),
-        **{env_file(target.data, process): ("root", user, 0o640) for process in PROCESSES},
+        **{env_file(process, target.data["app_dir"]): ("root", user, 0o640) for process in PROCESSES},
     }
     for path, (owner, group, mode) in expected.items():
         f = host.file(path)
@@ -89,18 +89,18 @@ def test_venv_has_exactly_the_pinned_dependencies(host, target):
 
 @pytest.mark.parametrize("process", PROCESSES)
 def test_each_process_gets_its_required_variables_and_only_its_own_secrets(host, target, process):
-    names = read_env_names(host, target.data, process)
+    names, path = read_env_names(host, target.data, process), env_file(process, target.data["app_dir"])
     required = {var.name for var in VARS if var.default is None and process in var.used_by}
-    assert required <= names, f"missing from {env_file(target.data, process)}: {required - names}"
+    assert required <= names, f"missing from {path}: {required - names}"
     foreign = {name for name, used_by in SECRETS.items() if process not in used_by}
-    assert not names & foreign, f"{env_file(target.data, process)} holds secrets its process never reads"
+    assert not names & foreign, f"{path} holds secrets its process never reads"
 
 
 @pytest.mark.parametrize("unit, process", [("{app}.service", WEB), ("{app}-token-refresh.service", "token-refresh"),
                                            ("{app}-webhook-processor.service", "webhook-processor")])
 def test_each_unit_loads_its_own_process_environment_file(host, target, unit, process):
     loaded = host.check_output("systemctl show -P EnvironmentFiles %s", unit.format(app=APP))
-    assert loaded.split()[0] == env_file(target.data, process)
+    assert loaded.split()[0] == env_file(process, target.data["app_dir"])
 
 
 def test_the_app_listens_on_no_tcp_port_only_on_its_socket(host, target):

@@ -1,15 +1,8 @@
 """deploys/nginx.py, as the host shows it. Read-only: safe against production
 (requests go to the host's own loopback)."""
 
-import pytest
-
 from deploys.lib.app_runtime import APP
 from tests.host.conftest import exposure, main_process_status, unit_properties
-
-
-@pytest.fixture(scope="module")
-def site(target) -> str:
-    return APP
 
 
 def test_nginx_running_on_a_valid_config(host):
@@ -17,10 +10,10 @@ def test_nginx_running_on_a_valid_config(host):
     assert host.run("nginx -t -q").rc == 0
 
 
-def test_site_enabled_and_default_gone(host, site):
-    assert host.file(f"/etc/nginx/sites-enabled/{site}").linked_to == f"/etc/nginx/sites-available/{site}"
+def test_site_enabled_and_default_gone(host):
+    assert host.file(f"/etc/nginx/sites-enabled/{APP}").linked_to == f"/etc/nginx/sites-available/{APP}"
     assert not host.file("/etc/nginx/sites-enabled/default").exists
-    live = f"/etc/nginx/sites-available/{site}"
+    live = f"/etc/nginx/sites-available/{APP}"
     # A site nginx -t refused stays staged and differs from the live file.
     assert host.file(live).sha256sum == host.file(f"/var/lib/pyinfra-staged{live}").sha256sum
 

@@ -14,44 +14,38 @@ SANDBOXING = {
 }
 
 
-@pytest.fixture(scope="module")
-def app(target):
-    return APP
-
-
-def test_app_service_enabled_active_and_configured(host, target, app):
-    service = host.service(f"{app}.service")
+def test_app_service_enabled_active_and_configured(host, target):
+    service = host.service(f"{APP}.service")
     assert service.is_enabled and service.is_running
-    props = unit_properties(host, f"{app}.service", "User", "Restart", "EnvironmentFiles", "ReadWritePaths")
+    props = unit_properties(host, f"{APP}.service", "User", "Restart", "EnvironmentFiles", "ReadWritePaths")
     assert props["User"] == target.data["app_user"]
     assert props["Restart"] == "on-failure"
     assert props["EnvironmentFiles"].startswith(f"{target.data['app_dir']}/.env ")
     assert props["ReadWritePaths"] == f"{target.data['app_dir']}/logs"
 
 
-def test_gunicorn_serves_as_the_service_user(host, target, app):
-    pid = unit_properties(host, f"{app}.service", "MainPID")["MainPID"]
+def test_gunicorn_serves_as_the_service_user(host, target):
+    pid = unit_properties(host, f"{APP}.service", "MainPID")["MainPID"]
     assert host.check_output("ps -o user=,args= -p %s", pid).split()[0] == target.data["app_user"]
     assert "gunicorn" in host.check_output("ps -o args= -p %s", pid)
 
 
-@pytest.mark.parametrize("unit", ["{app}.service", "{app}-token-refresh.service", "{app}-webhook-processor.service"])
-def test_units_are_sandboxed_with_exposure_at_most_2(host, app, unit):
-    unit = unit.format(app=app)
+@pytest.mark.parametrize("unit", [f"{APP}.service", f"{APP}-token-refresh.service", f"{APP}-webhook-processor.service"])
+def test_units_are_sandboxed_with_exposure_at_most_2(host, unit):
     assert unit_properties(host, unit, *SANDBOXING) == SANDBOXING
     assert exposure(host, unit) <= 2.0
 
 
 @pytest.mark.parametrize("job", ["token-refresh", "webhook-processor"])
-def test_job_services_are_oneshot_and_timer_driven(host, target, app, job):
-    props = unit_properties(host, f"{app}-{job}.service", "Type", "User", "TriggeredBy")
-    assert props == {"Type": "oneshot", "User": target.data["app_user"], "TriggeredBy": f"{app}-{job}.timer"}
-    timer = host.service(f"{app}-{job}.timer")
+def test_job_services_are_oneshot_and_timer_driven(host, target, job):
+    props = unit_properties(host, f"{APP}-{job}.service", "Type", "User", "TriggeredBy")
+    assert props == {"Type": "oneshot", "User": target.data["app_user"], "TriggeredBy": f"{APP}-{job}.timer"}
+    timer = host.service(f"{APP}-{job}.timer")
     assert timer.is_enabled and timer.is_running
 
 
-def test_token_refresh_runs_daily_at_2_utc_and_catches_up(host, app):
-    timer = f"{app}-token-refresh.timer"
+def test_token_refresh_runs_daily_at_2_utc_and_catches_up(host):
+    timer = f"{APP}-token-refresh.timer"
     elapse = next_elapse(host, timer)
     assert (elapse.hour, elapse.minute, elapse.second) == (2, 0, 0)
     assert elapse - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(days=1)
@@ -60,8 +54,8 @@ def test_token_refresh_runs_daily_at_2_utc_and_catches_up(host, app):
     assert unit_properties(host, timer, "Persistent")["Persistent"] == "yes"
 
 
-def test_webhook_processor_runs_every_5_minutes(host, app):
-    timer = f"{app}-webhook-processor.timer"
+def test_webhook_processor_runs_every_5_minutes(host):
+    timer = f"{APP}-webhook-processor.timer"
     elapse = next_elapse(host, timer)
     assert elapse.minute % 5 == 0 and elapse.second == 0
     assert elapse - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(minutes=5)

@@ -9,13 +9,13 @@ here, within their burst; their input handling is tested in the app tier
 (tests/app/test_hostile_input.py), where no limit paces it."""
 
 import hashlib
-import hmac
 import json
 from pathlib import Path
 
 import pytest
 
 from deploys.lib.app_runtime import APP
+from tests.fakemeta import sign
 from tests.sandbox import secrets
 
 PATHS = [
@@ -140,10 +140,6 @@ def test_forms_without_their_csrf_token_or_a_session(edge):
 def test_oauth_callbacks_with_forged_state(edge):
     for path in OAUTH:
         assert edge(path) in (302, 400, 401, 429), path
-
-
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 def test_webhooks(edge, app_secret, tmp_path):
