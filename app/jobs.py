@@ -18,7 +18,7 @@ from app.config import config_or_exit
 from app.db import connect
 from app.logs import request_id_var, setup_logging
 
-log = logging.getLogger("app.jobs")
+log = logging.getLogger(__name__)
 
 # The body returns (everything went as expected?, summary for job_runs and the log).
 JobBody = Callable[..., "tuple[bool, dict]"]

@@ -29,7 +29,7 @@ RELEASE_DIR = f"{APP_DIR}/releases/{RELEASE}"
 VENV_ID = requirements_id()
 VENV = f"{APP_DIR}/venvs/{VENV_ID}"
 # A killed deploy leaves its last command running on the host: a re-run waits for it
-# here rather than building the same venv at the same time.
+# here, then finds the venv built, rather than building it at the same time.
 VENV_LOCK = f"/run/lock/{APP}-venv.lock"
 
 app_secrets = credentials.require(*credentials.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
@@ -44,9 +44,12 @@ def pip_install_command() -> str:
         options += ["--proxy", host.data.https_proxy, "--cert", "/etc/ssl/certs/ca-certificates.crt"]
     if host.data.pip_index_url:
         options += ["--index-url", host.data.pip_index_url]
-    # .complete is written last: a venv without it is made again from scratch.
-    build = (f"python3 -m venv --clear {VENV} && {VENV}/bin/pip install {' '.join(options)} "
-             f"-r {RELEASE_DIR}/app/requirements.txt && {VENV}/bin/pip check && touch {VENV}/.complete")
+    # Built under a hidden name and renamed whole, like a release: a venv
+    # in venvs/ is complete. Run only by `python -m`, so the rename breaks no path.
+    building = f"{APP_DIR}/venvs/.{VENV_ID}"
+    build = (f"[ -d {VENV} ] || {{ rm -rf {building} && python3 -m venv {building} && "
+             f"{building}/bin/python -m pip install {' '.join(options)} -r {RELEASE_DIR}/app/requirements.txt && "
+             f"{building}/bin/python -m pip check && mv -T {building} {VENV}; }}")
     return f"flock {VENV_LOCK} sh -c {shlex.quote(build)}"
 
 

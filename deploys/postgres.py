@@ -9,15 +9,15 @@ from pyinfra.facts.server import LinuxDistribution
 from pyinfra.operations import apt, files, postgres, server, systemd
 
 from deploys.lib import credentials
-from deploys.lib.facts import MemTotalMb, PostgresPendingRestart
+from deploys.lib.facts import MemTotalMb
 from deploys.lib.operations import postgres_role_password, secret_file
-from deploys.lib.owed import after_change, mark_done, owed
+from deploys.lib.owed import after_change
 from deploys.lib.postgres_plan import AS_POSTGRES, memory_settings, postgres_plan
 from deploys.lib.templates import template
 from deploys.lib.units import UNIT_DIR, install_drop_in, restart_for_drop_ins
 from deploys.lib.validated import checked_in_copy, validated_template
 
-CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a validate and reload are owed for the config files
+CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a check, reload and restart are owed for the config files
 
 
 @deploy("PGDG apt repository")
@@ -51,7 +51,6 @@ def sandbox_cluster(unit: str, drop_in: str, major: int):
 
 @deploy("PostgreSQL configuration")
 def configure_postgres(major: int):
-    """Returns the restart for settings that need one."""
     conf_dir = f"/etc/postgresql/{major}/main"
     ram_mb = host.get_fact(MemTotalMb)
     # Read by `postgres -C` in a copy of conf_dir first, so a value the server
@@ -64,7 +63,7 @@ def configure_postgres(major: int):
                               f'chown -R postgres "$copy" && runuser -u postgres -- '
                               f'/usr/lib/postgresql/{major}/bin/postgres -D "$copy" -C data_directory >/dev/null'),
         checker="postgres -C",
-        # No activate: the owed validation and reload below apply it.
+        # No activate: the owed check, reload and restart below apply it.
         user="postgres", group="postgres",
         ram_mb=ram_mb,
         **memory_settings(ram_mb, host.data.postgres_max_connections, host.data.postgres_shared_buffers_ratio,
@@ -76,34 +75,23 @@ def configure_postgres(major: int):
         dest=f"{conf_dir}/pg_hba.conf",
         user="postgres", group="postgres", mode="640",
     )
-    # The server parses the files on disk; refuse to restart or reload into errors.
-    # Owed until done, so a run interrupted after writing the files still reloads.
+    # The server parses the files on disk: refuse to reload into errors. A
+    # setting the reload cannot apply (shared_buffers, port...) gets the restart.
     config = (f"{conf_dir}/conf.d/90-insta-connect-demo.conf", f"{conf_dir}/pg_hba.conf")
-    server.shell(
-        name="Validate the PostgreSQL configuration before applying it",
-        # 'setting could not be applied' only means it needs the restart that follows.
-        commands=["errors=$(psql -XAtc \"SELECT sourcefile || ':' || sourceline || ': ' || error "
-                  "FROM pg_file_settings WHERE error <> 'setting could not be applied' UNION ALL "
-                  "SELECT 'pg_hba.conf:' || line_number || ': ' || error "
-                  "FROM pg_hba_file_rules WHERE error IS NOT NULL\") && "
-                  "test -z \"$errors\" || { echo \"$errors\" >&2; exit 1; }"],
-        _if=lambda: owed(CONFIG_STAMP, config),
-        **AS_POSTGRES,
-    )
-    systemd.service(
-        name="Reload PostgreSQL for the changed configuration",
-        service="postgresql",
-        reloaded=True,
-        _if=lambda: owed(CONFIG_STAMP, config),
-    )
-    mark_done("Record that PostgreSQL has loaded its configuration", CONFIG_STAMP, config)
-    # Asked of the server, not of this run's changes, so a setting left pending
-    # by an interrupted earlier run still gets its restart.
-    return systemd.service(
-        name="Restart PostgreSQL for settings that need it (shared_buffers, port...)",
-        service="postgresql",
-        restarted=True,
-        _if=lambda: host.get_fact(PostgresPendingRestart, **AS_POSTGRES),
+    as_postgres = "cd / && runuser -u postgres -- psql -XAtc"
+    after_change(
+        "Check the changed PostgreSQL configuration, reload it, and restart for settings that need it",
+        CONFIG_STAMP, config,
+        # 'setting could not be applied' only means it needs the restart.
+        [f"errors=$({as_postgres} \"SELECT sourcefile || ':' || sourceline || ': ' || error "
+         "FROM pg_file_settings WHERE error <> 'setting could not be applied' UNION ALL "
+         "SELECT 'pg_hba.conf:' || line_number || ': ' || error "
+         "FROM pg_hba_file_rules WHERE error IS NOT NULL\") && "
+         "test -z \"$errors\" || { echo \"$errors\" >&2; exit 1; }",
+         "systemctl reload postgresql",
+         # Read from the files, not the reloaded server, which takes its SIGHUP in its own time.
+         f"if [ \"$({as_postgres} \"SELECT count(*) FROM pg_file_settings "
+         "WHERE error = 'setting could not be applied'\")\" != 0 ]; then systemctl restart postgresql; fi"],
     )
 
 
@@ -124,7 +112,7 @@ apt.packages(
     packages=[f"postgresql-{major}", f"postgresql-client-{major}"],
 )
 sandbox_cluster(cluster_unit, cluster_drop_in, major)
-settings_restart = configure_postgres(major)
+configure_postgres(major)
 systemd.service(
     name="Keep PostgreSQL enabled and running",
     service="postgresql",
@@ -143,8 +131,6 @@ restart_for_drop_ins(
         "-c 'SELECT sum(n) FROM generate_series(1, 1000) AS n' >/dev/null",
     ]),
     checks="active, answers on loopback, runs a JIT-compiled query",
-    # postgresql.service's restart (for settings) restarts the cluster too (PartOf=).
-    restarted_anyway=settings_restart.did_change,
 )
 postgres.role(
     name=f"Create the {host.data.db_user} role (login, no superuser)",

@@ -63,15 +63,6 @@ def decrypt(backup: Backup) -> Path:
     return plain
 
 
-def switch(units: list[str], running: bool) -> None:
-    for unit in units:
-        systemd.service(
-            name=f"{'Start' if running else 'Stop'} {unit}",
-            service=unit,
-            running=running,
-        )
-
-
 units = host.get_fact(AppUnitFiles, app=APP)
 if f"{APP}.service" not in units:
     raise DeployError(f"{host.name} has no {APP}.service: deploy the host (deploys/site.py) before restoring")
@@ -87,8 +78,13 @@ try:
 except BackupError as error:
     raise DeployError(f"{host.name}: nothing was restored or changed: {error}") from None
 print(f"--> Restoring {backup.dump} to {host.name}")
-# Timers first, so that none starts a job once its service is stopped.
-switch(timers + services, running=False)
+# Timers first, so that none starts a job once its service is stopped. Stopped
+# unconditionally: a job or backup still starting (a oneshot's "activating")
+# does not count as running in pyinfra's systemd facts.
+server.shell(
+    name=f"Stop {APP}'s timers, then its services, any job or backup in progress included",
+    commands=[f"systemctl stop {unit}" for unit in timers + services],
+)
 # From here on a failure must not leave the app down: the steps that may fail
 # are let through, the app comes back either way, and the last step fails.
 uploaded = files.put(
@@ -117,7 +113,12 @@ server.shell(
     commands=[app_command("-m", "app.migrate")],
     _if=restore_worked,
 )
-switch([f"{APP}.service", *timers], running=True)
+for unit in (f"{APP}.service", *timers):
+    systemd.service(
+        name=f"Start {unit}",
+        service=unit,
+        running=True,
+    )
 server.shell(
     name=f"Check that {APP} answers /health",
     commands=[health_check_command()],

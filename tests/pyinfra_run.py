@@ -20,7 +20,7 @@ def run_deploy(inventory: Path, deploy: str = "deploys/site.py", *args: str, env
                check: bool = True, cwd: Path = REPO) -> subprocess.CompletedProcess:
     """Run a deploy from cwd: the repo, or a copy of it that a drill changed.
     The result's `record` is what tests/recorded_deploy.py recorded of it
-    through pyinfra's API ({host: {"commands": N, "operations": [...]}}), or
+    through pyinfra's API ({host: {"commands": [...], "operations": [...]}}), or
     None if the deploy stopped before pyinfra could write it."""
     with tempfile.TemporaryDirectory() as scratch:
         record = Path(scratch) / "record.json"
@@ -31,6 +31,12 @@ def run_deploy(inventory: Path, deploy: str = "deploys/site.py", *args: str, env
     if check and proc.returncode != 0:
         raise AssertionError(f"{deploy} failed (exit {proc.returncode}):\n{proc.stdout[-8000:]}")
     return proc
+
+
+def ran(proc: subprocess.CompletedProcess, command: str) -> bool:
+    """Whether a recorded deploy ran `command` on some host (part of a longer command line counts)."""
+    assert proc.record, f"the deploy recorded nothing (exit {proc.returncode}):\n{proc.stdout[-3000:]}"
+    return any(command in line for result in proc.record.values() for line in result["commands"])
 
 
 def changed(proc: subprocess.CompletedProcess) -> list[str]:

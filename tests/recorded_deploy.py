@@ -3,8 +3,8 @@ the tests to read instead of pyinfra's printed output:
 
     pyinfra -y INVENTORY tests/recorded_deploy.py --data deploy=deploys/site.py --data record=OUT.json
 
-OUT.json, written when pyinfra exits: per host, the number of commands run
-on it (facts included), and each operation's names with whether it changed
+OUT.json, written when pyinfra exits: per host, the commands run on it
+(facts included), and each operation's names with whether it changed
 something and whether it succeeded, in the order they ran. tests/pyinfra_run.py
 runs deploys this way.
 """
@@ -15,12 +15,12 @@ import json
 from pyinfra import host, local, state
 from pyinfra.api.host import Host
 
-_commands: dict[str, int] = {}
+_commands: dict[str, list[str]] = {}
 _run_shell_command = Host.run_shell_command
 
 
-def _counted(self, *args, **kwargs):
-    _commands[self.name] = _commands.get(self.name, 0) + 1
+def _recorded(self, *args, **kwargs):
+    _commands.setdefault(self.name, []).append(str(kwargs["command"] if "command" in kwargs else args[0]))
     return _run_shell_command(self, *args, **kwargs)
 
 
@@ -35,13 +35,13 @@ def _write(path: str) -> None:
             meta = data.operation_meta
             operations.append({"names": sorted(state.get_op_meta(op_hash).names),
                                "changed": meta.did_change(), "succeeded": meta.did_succeed()})
-        record[each.name] = {"commands": _commands.get(each.name, 0), "operations": operations}
+        record[each.name] = {"commands": _commands.get(each.name, []), "operations": operations}
     with open(path, "w") as out:
         json.dump(record, out, indent=1)
 
 
-if not getattr(Host.run_shell_command, "counted", False):
-    _counted.counted = True
-    Host.run_shell_command = _counted
+if not getattr(Host.run_shell_command, "recorded", False):
+    _recorded.recorded = True
+    Host.run_shell_command = _recorded
     atexit.register(_write, host.data.record)
 local.include(host.data.deploy)

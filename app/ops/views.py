@@ -15,7 +15,7 @@ from app.ops.checks import database_answers, evaluate_alerts, take_snapshot
 from app.web.shared import shared
 
 bp = Blueprint("monitoring", __name__)
-log = logging.getLogger("app.monitoring")
+log = logging.getLogger(__name__)
 
 
 def _now() -> str:

@@ -22,7 +22,7 @@ from app.security import TokenCipher
 from app.tokens.meta import InstagramClient
 from app.tokens.refresh import FAILED, refresh_account
 
-log = logging.getLogger("app.jobs.refresh_tokens")
+log = logging.getLogger(__name__)
 
 
 def refresh_due(config, conn, run_id: int) -> tuple[bool, dict]:

@@ -12,7 +12,7 @@ from app.tokens.meta import MetaError
 from app.web.shared import current_user_id, login_required, shared
 
 bp = Blueprint("oauth", __name__, url_prefix="/oauth")
-log = logging.getLogger("app.oauth")
+log = logging.getLogger(__name__)
 
 
 def _failure(status: int, message: str):

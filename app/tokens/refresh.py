@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from app import accounts
 from app.tokens.meta import REAUTH, THROTTLED, TRANSIENT, UNEXPECTED, MetaError
 
-log = logging.getLogger("app.refresh")
+log = logging.getLogger(__name__)
 
 REFRESHED = "refreshed"
 NEEDS_REAUTH = "needs_reauth"

@@ -12,7 +12,7 @@ from app.web.forms import CONTROL_CHARACTERS, ActionForm, LoginForm, RegisterFor
 from app.web.shared import current_user_id, shared
 
 bp = Blueprint("auth", __name__)
-log = logging.getLogger("app.auth")
+log = logging.getLogger(__name__)
 
 
 def _safe_next(target: str | None) -> str:

@@ -30,7 +30,7 @@ from app.web.sessions import PostgresSessionInterface, raise_if_unavailable
 from app.web.shared import EXTENSION_KEY, Shared, wants_json
 from app.webhooks import receive
 
-log = logging.getLogger("app.web")
+log = logging.getLogger(__name__)
 SESSION_LIFETIME = dt.timedelta(days=7)
 
 

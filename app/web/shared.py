@@ -16,7 +16,7 @@ from app.security import OAuthStateSigner, TokenCipher
 from app.tokens.meta import InstagramClient
 
 EXTENSION_KEY = "insta_connect"
-log = logging.getLogger("app.services")
+log = logging.getLogger(__name__)
 
 
 @dataclass

@@ -29,7 +29,7 @@ import psycopg
 
 from app.web.sessions import delete_ended
 
-log = logging.getLogger("app.processor")
+log = logging.getLogger(__name__)
 
 MAX_RETRY_DELAY_SECONDS = 3600
 COMMENT_FIELDS = {"comments", "live_comments"}

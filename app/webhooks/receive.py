@@ -27,7 +27,7 @@ from app.webhooks.store import PayloadError, load_payload, parse_events, store_e
 
 PATH = "/webhook"
 bp = Blueprint("webhook", __name__)
-log = logging.getLogger("app.webhook")
+log = logging.getLogger(__name__)
 
 
 @bp.get(PATH)

@@ -32,21 +32,6 @@ class PostgresRoleVerifierDigest(FactBase):
         return output[0] if output and output[0] else None
 
 
-class PostgresPendingRestart(FactBase):
-    """True when a setting in the files on disk differs from the running value and
-    only a restart applies it (run as postgres)."""
-
-    def requires_command(self):
-        return "psql"
-
-    def command(self):
-        return ("psql -XAtc \"SELECT count(*) FROM pg_file_settings "
-                "WHERE error = 'setting could not be applied'\"")
-
-    def process(self, output):
-        return int(output[0]) > 0
-
-
 class AppUnitFiles(FactBase):
     """The app's systemd unit files on the host: its service, and every
     <app>-*.service and <app>-*.timer (the jobs, the backup); [] if none."""

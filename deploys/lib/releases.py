@@ -55,8 +55,9 @@ def requirements_id() -> str:
 
 
 class AppReleases(FactBase):
-    """What app_dir holds, in one round trip: {"releases": {complete release:
-    the venv it links}, newest first; "venvs": complete venvs; "current" and
+    """What app_dir holds, in one round trip: {"releases": {release: the venv
+    it links}, newest first; "venvs": the venvs; (both complete: a hidden
+    .<name> is one still being made); "current" and
     "previous": the releases those links name (None if missing); "legacy": the
     app/ and venv/ of the layout before releases, if still there}."""
 
@@ -65,7 +66,7 @@ class AppReleases(FactBase):
                 'echo current $(basename "$(readlink current)"); echo previous $(basename "$(readlink previous)"); '
                 "for r in $(ls -1t releases 2>/dev/null | grep -v '^[.]'); do "
                 'echo release $r $(basename "$(readlink releases/$r/venv)"); done; '
-                "for v in venvs/*/.complete; do [ -e $v ] && echo venv $(basename $(dirname $v)); done; "
+                "for v in $(ls -1 venvs 2>/dev/null); do echo venv $v; done; "
                 "for d in app venv; do [ -d $d ] && echo legacy $d; done; true")
 
     @staticmethod

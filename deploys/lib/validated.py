@@ -10,16 +10,16 @@ service on an accepted config. A refused candidate fails the deploy naming the
 checker; the staging copy still differs from the live file, so the next run
 tries (and refuses) it again rather than silently skipping it.
 
-An accepted candidate is swapped in atomically, then the service is told
-(reload). A marker made before the swap and removed after the reload makes the
-next run finish a go-live that an interrupted deploy left between the two;
-a file with nothing to tell needs no marker.
+An accepted candidate is swapped in atomically; telling the service (a
+reload) is then an owed action (deploys/lib/owed.py), so a run interrupted
+between the two reloads on the next run.
 """
 
 from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import server
 
+from deploys.lib.owed import after_change
 from deploys.lib.templates import template
 
 STAGING_DIR = "/var/lib/pyinfra-staged"
@@ -54,15 +54,15 @@ def refuse_unless(check: str, candidate: str, message: str, cleanup: str = "") -
 
 def validated_template(name: str, src: str, dest: str, check: str, checker: str, activate: str | None = None,
                        mode: str = "644", user: str = "root", group: str = "root", **template_data):
-    """Render src to dest through the staging copy; returns the go-live op.
+    """Render src to dest through the staging copy, checked before it goes live.
 
     check: shell that exits non-zero to refuse the file at {candidate}.
     checker: the check's name, for the refusal message.
-    activate: shell that makes the service take the file up (a reload), or None
-    when it reads the file at every use, or the caller applies it otherwise.
+    activate: shell that makes the service take the file up (a reload), owed
+    once the live file changed; None when the service reads the file at every
+    use, or the caller applies it otherwise.
     """
     staged = f"{STAGING_DIR}{dest}"
-    going_live = f"{staged}.going-live"
     render = template(
         name=f"{name}: render the candidate",
         src=src,
@@ -71,18 +71,17 @@ def validated_template(name: str, src: str, dest: str, check: str, checker: str,
         create_remote_dir=True,
         **template_data,
     )
-    # One round trip: is the live file the staged one, with no go-live left unfinished?
-    done = f"cmp -s {staged} {dest}" + (f" && [ ! -e {going_live} ]" if activate else "")
-
     def needed() -> bool:
-        return render.did_change() or host.get_fact(Command, f"if {done}; then echo done; fi") != "done"
+        return render.did_change() or host.get_fact(Command, f"if cmp -s {staged} {dest}; then echo live; fi") != "live"
 
     swap = f"install -m {mode} -o {user} -g {group} {staged} {dest}.pyinfra-new && mv -f {dest}.pyinfra-new {dest}"
-    return server.shell(
+    server.shell(
         name=f"{name}: check with `{checker}`, then go live",
         commands=[
             refuse_unless(check, staged, f"{dest}: rejected by `{checker}`; the previous version stays live"),
-            *([f"touch {going_live}", swap, activate, f"rm -f {going_live}"] if activate else [swap]),
+            swap,
         ],
         _if=needed,
     )
+    if activate:
+        after_change(f"{name}: take it up ({activate})", "live" + dest.replace("/", "-"), (dest,), [activate])

@@ -198,7 +198,7 @@ def test_one_comment_delivered_in_two_shapes_in_one_batch(connected, user_client
     account_id = connected["user_id"]
     post_webhook(user_client, helpers.comment_payload(account_id, "c-twice"))   # with media
     post_webhook(user_client, helpers.changes_payload(account_id, "c-twice"))   # without
-    caplog.set_level("WARNING", logger="app.processor")
+    caplog.set_level("WARNING", logger="app.webhooks.process")
     stats = drain(env)
     assert stats.get("done") == 2 and statuses(db) == {"done": 2}
     assert "batch failed" not in caplog.text

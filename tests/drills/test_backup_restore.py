@@ -6,10 +6,12 @@ pg_restore refuses leaves the data as it was, with the app and its timers
 running again, and says so. The whole recovery on a rebuilt host is
 tests/drills/disaster_recovery.py."""
 
+import contextlib
 import hashlib
 import json
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -17,7 +19,7 @@ import pytest
 from deploys.lib.app_runtime import APP
 from tests.drills.conftest import host_untouched
 from tests.host.conftest import TABLES, app_curl
-from tests.pyinfra_run import run_deploy
+from tests.pyinfra_run import ran, run_deploy
 
 
 @pytest.fixture
@@ -47,6 +49,26 @@ def take_backup(host, target, sandbox_inventory, tmp_path):
     yield take
     for name in listing() - before:
         host.check_output("rm -f %s", f"{backup_dir}/{name}")
+
+
+@contextlib.contextmanager
+def backup_running(host, target, psql, hold: int = 25):
+    """A backup that runs on through the block: its pg_dump waits on a lock
+    that another session holds on users for `hold` seconds."""
+    lock = "drill-hold-users-lock"
+    host.check_output("systemd-run --unit=%s --uid=postgres --working-directory=/ psql -X -1 -d %s "
+                      "-c 'LOCK TABLE users' -c %s", lock, target.data["db_name"], f"SELECT pg_sleep({hold})")
+    try:
+        host.check_output("systemctl start --no-block %s-backup.service", APP)
+        waiting = ("SELECT count(*) FROM pg_stat_activity "
+                   "WHERE application_name = 'pg_dump' AND wait_event_type = 'Lock'")
+        deadline = time.monotonic() + 15
+        while psql(waiting) != [["1"]]:
+            assert time.monotonic() < deadline, "the backup's pg_dump never came to wait on the lock"
+            time.sleep(0.2)
+        yield
+    finally:
+        host.run("systemctl stop %s", lock)
 
 
 def restore(sandbox_inventory, tmp_path, *data: str, check: bool = True):
@@ -88,11 +110,13 @@ def test_a_rollback_on_the_hosts_own_backup_needs_its_name_and_a_confirmation(ho
         assert "restore_confirmed=true" in proc.stdout
     assert psql(f"SELECT count(*) FROM users WHERE email = '{marker}'") == [["0"]]
 
-    proc = restore(sandbox_inventory, tmp_path, f"restore_backup={dump.name}", "restore_confirmed=true")
+    with backup_running(host, target, psql):
+        proc = restore(sandbox_inventory, tmp_path, f"restore_backup={dump.name}", "restore_confirmed=true")
     assert f"--> Restoring {dump} to {target.name}" in proc.stdout
     assert "(the database it replaces: a rollback)" in proc.stdout
     # Any running job or backup is stopped for the restore, not only the timers.
-    assert f"Stop {APP}-backup.service" in proc.stdout
+    assert ran(proc, f"systemctl stop {APP}-backup.service"), "the running backup was not stopped"
+    assert host.check_output("systemctl show -P ActiveState %s-backup.service", APP) in ("inactive", "failed")
     assert psql(f"SELECT count(*) FROM users WHERE email = '{marker}'") == [["1"]]
     tables = {row[0] for row in psql("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
     assert TABLES <= tables

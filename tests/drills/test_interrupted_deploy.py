@@ -4,8 +4,8 @@ the timers; one more run then changes nothing.
 
 The change is a real one: a copy of the repo with one app file edited, so the
 deploy uploads code, runs the migrations and restarts the app. It is
-interrupted (SIGINT, then SIGKILL) inside the migrations operation: after the
-new code went up, before the restart. At the end the repo's own code is
+interrupted (SIGINT, then SIGKILL) as soon as the new release lands on the
+host: after the new code went up, before the switch and the restart. At the end the repo's own code is
 deployed again, which puts the host back as the other drills expect it.
 """
 
@@ -21,38 +21,35 @@ from tests.host.conftest import app_curl, next_elapse
 from tests.pyinfra_run import changed, deploy_argv, run_deploy
 
 CHANGED_FILE = "app/wsgi.py"
-INTERRUPT_IN = "--> Starting operation: deploys/app.py | Run the database migrations"
 GRACE = 2  # seconds between SIGINT and SIGKILL
 ROWS = 50
 
 
-def interrupted_site_deploy(inventory, repo, inside: str) -> subprocess.CompletedProcess:
-    """Run deploys/site.py from repo and interrupt it once it has started the
-    operation `inside`: SIGINT, then SIGKILL if it still runs GRACE s later."""
+def interrupted_site_deploy(inventory, repo, host, landed: str) -> subprocess.CompletedProcess:
+    """Run deploys/site.py from repo and interrupt it once the shell test
+    `landed` holds on the host: SIGINT, then SIGKILL if it still runs GRACE s later."""
     proc = subprocess.Popen(deploy_argv(inventory), cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    watchdog = threading.Timer(600, proc.kill)  # never hang the drill on a stuck deploy
-    watchdog.start()
-    lines = []
+    output = []
+    reader = threading.Thread(target=lambda: output.extend(proc.stdout))
+    reader.start()
     try:
-        for line in proc.stdout:
-            lines.append(line)
-            if line.startswith(inside):
-                proc.send_signal(signal.SIGINT)
-                try:
-                    proc.wait(GRACE)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                break
-        lines.append(proc.stdout.read())
-        proc.wait()
+        # Waits on the host, so the interruption follows the moment within a round trip.
+        waited = host.run(f"timeout 600 sh -c 'until {landed}; do sleep 0.05; done'")
+        if waited.rc == 0:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(GRACE)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        proc.wait(600)
     finally:
-        watchdog.cancel()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    out = "".join(lines)
-    assert any(line.startswith(inside) for line in lines), f"the deploy never reached {inside!r}:\n{out[-4000:]}"
+        reader.join()
+    out = "".join(output)
+    assert waited.rc == 0, f"the deploy never reached the point to interrupt ({landed}):\n{out[-4000:]}"
     return subprocess.CompletedProcess(proc.args, proc.returncode, out)
 
 
@@ -75,7 +72,8 @@ def test_interrupted_deploy_keeps_data_and_the_rerun_converges(host, target, psq
     written = psql(rows)
     pid_before, _ = service_state(host, f"{app}.service")
     try:
-        cut = interrupted_site_deploy(sandbox_inventory, repo_copy, INTERRUPT_IN)
+        cut = interrupted_site_deploy(sandbox_inventory, repo_copy, host,
+                                      f"grep -qs {token} {data['app_dir']}/releases/*/{CHANGED_FILE}")
         # pyinfra exits 0 on SIGINT ("Exiting upon user request!"): only the missing Results table tells.
         assert "--> Results:" not in cut.stdout, "the deploy finished before it could be interrupted"
         # Interrupted where it hurts: the new release is on the host, not yet current, the app not restarted.
@@ -110,8 +108,8 @@ def test_an_interrupted_go_live_is_finished_by_the_next_run(host, target, sandbo
     """A checked config (deploys/lib/validated.py) whose deploy died after the
     accepted candidate was swapped in, before nginx reloaded: the file on disk
     is new, nginx still serves the old one, and the staging copy matches the
-    live file. The re-run with the same input must still reload nginx, not take
-    the go-live for done."""
+    live file. The re-run with the same input must still reload nginx (an
+    owed action, deploys/lib/owed.py), not take the go-live for done."""
     site = f"/etc/nginx/sites-available/{APP}"
     staged = f"/var/lib/pyinfra-staged{site}"
     accepted = host.file(site).sha256sum
@@ -125,16 +123,15 @@ def test_an_interrupted_go_live_is_finished_by_the_next_run(host, target, sandbo
     assert answer_to_a_10k_post() != "413"
     try:
         # What the go-live leaves if killed between the swap and the reload: the
-        # site rendered with a 1k body limit is on disk, under the marker.
+        # site rendered with a 1k body limit is on disk, and nothing else changed.
         host.check_output(f"sed -E 's/client_max_body_size [^;]+;/client_max_body_size 1k;/' {site} > {staged} "
-                          f"&& touch {staged}.going-live && cp {staged} {site}")
+                          f"&& cp {staged} {site}")
         assert answer_to_a_10k_post() != "413", "nginx loaded the file before any reload"
         candidate = host.check_output("stat -c %%Y-%%s %s", staged)
         proc = deploy_with(sandbox_inventory, "deploys/nginx.py", client_max_body_size="1k")
         assert proc.returncode == 0, proc.stdout[-3000:]
         assert host.check_output("stat -c %%Y-%%s %s", staged) == candidate, \
             "the deploy rewrote the candidate: the drill's is not what it renders"
-        assert not host.file(f"{staged}.going-live").exists
         assert answer_to_a_10k_post() == "413", "the re-run did not reload nginx onto the file"
     finally:
         run_deploy(sandbox_inventory, "deploys/nginx.py")
