@@ -24,19 +24,19 @@ EXTRA_CA_DIR = "/usr/local/share/ca-certificates"  # update-ca-certificates adds
 
 @deploy("Apt proxy")
 def configure_apt_proxy():
-    template(
-        name="Send apt through the configured proxy",
-        src="templates/etc/apt/apt.conf.d/01proxy.j2",
-        dest="/etc/apt/apt.conf.d/01proxy",
-        mode="644",
-        _if=lambda: bool(host.data.apt_proxy),
-    )
-    files.file(
-        name="Let apt connect directly (no proxy configured)",
-        path="/etc/apt/apt.conf.d/01proxy",
-        present=False,
-        _if=lambda: not host.data.apt_proxy,
-    )
+    if host.data.apt_proxy:
+        template(
+            name="Send apt through the configured proxy",
+            src="templates/etc/apt/apt.conf.d/01proxy.j2",
+            dest="/etc/apt/apt.conf.d/01proxy",
+            mode="644",
+        )
+    else:
+        files.file(
+            name="Let apt connect directly (no proxy configured)",
+            path="/etc/apt/apt.conf.d/01proxy",
+            present=False,
+        )
 
 
 @deploy("Debian's apt sources")

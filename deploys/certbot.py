@@ -28,19 +28,19 @@ apt.packages(
     packages=["certbot"],
 )
 
-files.put(
-    name="CA bundle certbot trusts for the ACME directory",
-    src=StringIO(host.data.acme_ca_bundle or ""),
-    dest=bundle,
-    mode="644",
-    _if=lambda: bool(host.data.acme_ca_bundle),
-)
-files.file(
-    name="No extra CA bundle for the ACME directory (the system store is used)",
-    path=bundle,
-    present=False,
-    _if=lambda: not host.data.acme_ca_bundle,
-)
+if host.data.acme_ca_bundle:
+    files.put(
+        name="CA bundle certbot trusts for the ACME directory",
+        src=StringIO(host.data.acme_ca_bundle),
+        dest=bundle,
+        mode="644",
+    )
+else:
+    files.file(
+        name="No extra CA bundle for the ACME directory (the system store is used)",
+        path=bundle,
+        present=False,
+    )
 # Renewals run from certbot.service (the distro's timer), so it needs the bundle too.
 install_drop_in("certbot.service", f"{UNIT_DIR}/certbot.service.d/acme-ca-bundle.conf",
                 "renewals trust the ACME directory's CA bundle", present=bool(host.data.acme_ca_bundle), bundle=bundle)
