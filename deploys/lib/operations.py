@@ -17,9 +17,14 @@ from pyinfra.facts.files import Sha256File
 from pyinfra.operations import files
 
 from deploys.lib.facts import PostgresRoleVerifierDigest
-from deploys.lib.validated import refuse_unless
 
 SCRAM_ITERATIONS = 4096  # PostgreSQL's own default (scram_iterations)
+
+
+def refuse_unless(check: str, candidate: str, message: str, cleanup: str = "") -> str:
+    """Shell: run `check` on {candidate}; if it refuses, run `cleanup`, say
+    `message` and fail, before anything goes live."""
+    return f"if ! ( {check.format(candidate=candidate)} ); then {cleanup}echo '{message}' >&2; exit 1; fi"
 
 
 @operation()

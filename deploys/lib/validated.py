@@ -19,6 +19,7 @@ from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import server
 
+from deploys.lib.operations import refuse_unless
 from deploys.lib.owed import after_change
 from deploys.lib.templates import template
 
@@ -44,12 +45,6 @@ def checked_in_copy(tree: str, main: str, place: str, checker: str, remove: tupl
         f'cp {{candidate}} "$copy/{place}"',
         checker,
     ])
-
-
-def refuse_unless(check: str, candidate: str, message: str, cleanup: str = "") -> str:
-    """Shell: run `check` on {candidate}; if it refuses, run `cleanup`, say
-    `message` and fail, before anything goes live."""
-    return f"if ! ( {check.format(candidate=candidate)} ); then {cleanup}echo '{message}' >&2; exit 1; fi"
 
 
 def validated_template(name: str, src: str, dest: str, check: str, checker: str, activate: str | None = None,

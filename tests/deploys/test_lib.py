@@ -2,6 +2,7 @@
 
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -11,6 +12,7 @@ from deploys.lib.operations import scram_digest_matches, scram_matches, scram_ve
 from deploys.lib.postgres_plan import memory_settings, postgres_plan, unsupported_release
 from deploys.lib.templates import render
 from tests.app.pgserver import PostgresServer
+from tests.inventory import REPO
 
 # A verifier PostgreSQL 15 stored for the password "correct horse" (SELECT rolpassword FROM pg_authid).
 PG_VERIFIER = ("SCRAM-SHA-256$4096:ubZ1316obeA5a8UraP/kEQ==$L27J2hjN+x9rlKO3VrTvK5PlvYQKjmxrpHCqCj6qbms=:"
@@ -130,3 +132,11 @@ def test_a_failed_password_change_shows_and_logs_no_verifier(postgres, monkeypat
     assert failed.returncode != 0 and "ghost" in failed.stderr
     assert keys not in failed.stderr and "SCRAM" not in failed.stderr
     assert keys not in (postgres.tmp / "postgres.log").read_text()
+
+
+@pytest.mark.parametrize("module", sorted(path.stem for path in (REPO / "deploys/lib").glob("[!_]*.py")))
+def test_each_helper_module_imports_on_its_own(module):
+    """Imported first, in a fresh interpreter: an import cycle shows whichever module starts it."""
+    result = subprocess.run([sys.executable, "-c", f"import deploys.lib.{module}"], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
