@@ -39,6 +39,12 @@ def ran(proc: subprocess.CompletedProcess, command: str) -> bool:
     return any(command in line for result in proc.record.values() for line in result["commands"])
 
 
+def operations_run(proc: subprocess.CompletedProcess) -> list[str]:
+    """The operations a recorded deploy ran on any host, by their names (none if it stopped while preparing)."""
+    assert proc.record is not None, f"the deploy recorded nothing (exit {proc.returncode}):\n{proc.stdout[-3000:]}"
+    return [" / ".join(op["names"]) for result in proc.record.values() for op in result["operations"]]
+
+
 def changed(proc: subprocess.CompletedProcess) -> list[str]:
     """The operations a recorded deploy changed something with, on any host, by their names."""
     assert proc.record, f"the deploy recorded nothing (exit {proc.returncode}):\n{proc.stdout[-3000:]}"
