@@ -18,6 +18,7 @@ from deploys.lib.units import UNIT_DIR, install_drop_in, restart_for_drop_ins
 from deploys.lib.validated import checked_in_copy, validated_template
 
 CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a validate and reload are owed for the config files
+DOCUMENT_LOG = "/var/log/postgresql/postgresql.log"  # the server log the infrastructure document tails (12.2)
 
 
 @deploy("PGDG apt repository")
@@ -124,6 +125,16 @@ apt.packages(
     packages=[f"postgresql-{major}", f"postgresql-client-{major}"],
 )
 sandbox_cluster(cluster_unit, cluster_drop_in, major)
+# postgresql-common's way to name a cluster's server log (what `pg_createcluster
+# --logfile` makes): pg_ctlcluster reads this link at each start. The log stays a
+# file, so logrotate's /var/log/postgresql/*.log rule rotates it, once.
+cluster_log_link = f"/etc/postgresql/{major}/main/log"
+files.link(
+    name=f"Have the cluster write its server log to {DOCUMENT_LOG} (postgresql-common's log link)",
+    path=cluster_log_link,
+    target=DOCUMENT_LOG,
+    user="postgres", group="postgres",
+)
 settings_restart = configure_postgres(major)
 systemd.service(
     name="Keep PostgreSQL enabled and running",
@@ -131,18 +142,20 @@ systemd.service(
     running=True,
     enabled=True,
 )
-# Answers on TCP loopback (the app's way in), and runs a JIT-compiled query (JIT
-# is why the sandbox has no MemoryDenyWriteExecute).
+# Answers on TCP loopback (the app's way in), runs a JIT-compiled query (JIT is
+# why the sandbox has no MemoryDenyWriteExecute), and writes the document's log
+# (the postmaster's stderr, which pg_ctl opened on it).
 port = host.data.db_port
 restart_for_drop_ins(
-    cluster_unit, (cluster_drop_in,),
+    cluster_unit, (cluster_drop_in, cluster_log_link),
     check=" && ".join([
         f"systemctl is-active --quiet {cluster_unit}",
         f"pg_isready -q -h 127.0.0.1 -p {port}",
         f"cd / && runuser -u postgres -- psql -XAtq -p {port} -c 'SET jit_above_cost = 0' "
         "-c 'SELECT sum(n) FROM generate_series(1, 1000) AS n' >/dev/null",
+        f'test "$(readlink /proc/$(systemctl show -P MainPID {cluster_unit})/fd/2)" = {DOCUMENT_LOG}',
     ]),
-    checks="active, answers on loopback, runs a JIT-compiled query",
+    checks=f"active, answers on loopback, runs a JIT-compiled query, logs to {DOCUMENT_LOG}",
     # postgresql.service's restart (for settings) restarts the cluster too (PartOf=).
     restarted_anyway=settings_restart.did_change,
 )
