@@ -5,8 +5,9 @@ printed, or why it cannot work as printed.
 tests/deploys/test_document_commands.py holds this list to the document: each
 command is printed there verbatim in its sections, and every command of those
 sections is listed. The tests named in `run_by` run them through `as_run`,
-which allows only these changes: the host's domain for the document's, and
-`tail -f` (which never returns) as `tail -n 20`.
+which allows only these changes: the host's domain for the document's,
+`tail -f` (which never returns) as `tail -n 20`, and the date of the backup
+restored for the document's placeholder YYYYMMDD.
 """
 
 import re
@@ -18,6 +19,7 @@ from tests.inventory import REPO
 DOCUMENT = REPO.parent / "shared/reference/infrastructure-documentation.md"
 DOCUMENT_DOMAIN = "insta.tiblings.com"
 FOLLOW, LAST_LINES = "tail -f ", "tail -n 20 "
+BACKUP_DATE = "YYYYMMDD"  # the document's placeholder in its restore command (4.3, 9.2)
 SECTIONS = ("3", "4", "5", "7", "9.2", "10", "12")  # the sections whose commands an operator runs
 
 HOST = "tests/host/test_document_commands.py"  # read-only: safe against production
@@ -66,19 +68,22 @@ COMMANDS = (
 )
 
 
-def as_run(command: str, domain: str) -> str:
-    """command, which must be listed above, with the allowed substitutions."""
+def as_run(command: str, domain: str, backup_date: str = "") -> str:
+    """command, which must be listed above, with the allowed substitutions
+    (backup_date: YYYYMMDD, for the command that has the placeholder)."""
     assert command in {printed.command for printed in COMMANDS if printed.run_by}, \
         f"{command!r} is not a document command listed as run (tests/document_commands.py)"
-    return command.replace(DOCUMENT_DOMAIN, domain).replace(FOLLOW, LAST_LINES)
+    assert (BACKUP_DATE in command) == bool(backup_date), f"{command!r}: backup_date={backup_date!r}"
+    return command.replace(DOCUMENT_DOMAIN, domain).replace(FOLLOW, LAST_LINES).replace(BACKUP_DATE, backup_date)
 
 
-def run_as_printed(host, data: dict, command: str, cwd: str = "/root", stdin: str = "", then: str = ""):
+def run_as_printed(host, data: dict, command: str, cwd: str = "/root", stdin: str = "", then: str = "",
+                   backup_date: str = ""):
     """Run command in a root shell in cwd (root's home unless given), typing
     stdin into it; `then`: what the operator types next, in the same shell, to
     see the command's effect. Returns testinfra's result."""
     return host.run("cd %s && printf '%%s' %s | bash -c %s", cwd, stdin,
-                    as_run(command, data["domain"]) + (f" && {then}" if then else ""))
+                    as_run(command, data["domain"], backup_date) + (f" && {then}" if then else ""))
 
 
 def sections(text: str) -> dict[str, str]:

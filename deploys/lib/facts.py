@@ -47,6 +47,17 @@ class PostgresPendingRestart(FactBase):
         return int(output[0]) > 0
 
 
+class MainProcessStderr(FactBase):
+    """The file a unit's main process writes its stderr to now, or None when it
+    does not run (or writes to no file)."""
+
+    def command(self, unit):
+        return f'pid=$(systemctl show -P MainPID {unit}) && [ "$pid" != 0 ] && readlink /proc/$pid/fd/2 || true'
+
+    def process(self, output):
+        return output[0] if output[0].startswith("/") else None
+
+
 class AppUnitFiles(FactBase):
     """The app's systemd unit files on the host: its service, and every
     <app>-*.service and <app>-*.timer (the jobs, the backup); [] if none."""
