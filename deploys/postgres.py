@@ -128,10 +128,9 @@ sandbox_cluster(cluster_unit, cluster_drop_in, major)
 # postgresql-common's way to name a cluster's server log (what `pg_createcluster
 # --logfile` makes): pg_ctlcluster reads this link at each start. The log stays a
 # file, so logrotate's /var/log/postgresql/*.log rule rotates it, once.
-cluster_log_link = f"/etc/postgresql/{major}/main/log"
 files.link(
     name=f"Have the cluster write its server log to {DOCUMENT_LOG} (postgresql-common's log link)",
-    path=cluster_log_link,
+    path=f"/etc/postgresql/{major}/main/log",
     target=DOCUMENT_LOG,
     user="postgres", group="postgres",
 )
