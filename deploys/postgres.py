@@ -18,6 +18,7 @@ from deploys.lib.units import UNIT_DIR, install_drop_in, restart_for_drop_ins
 from deploys.lib.validated import checked_in_copy, validated_template
 
 CONFIG_STAMP = "postgresql-config"  # deploys/lib/owed.py: a check, reload and restart are owed for the config files
+DOCUMENT_LOG = "/var/log/postgresql/postgresql.log"  # the server log the infrastructure document tails (12.2)
 
 
 @deploy("PGDG apt repository")
@@ -112,6 +113,16 @@ apt.packages(
     packages=[f"postgresql-{major}", f"postgresql-client-{major}"],
 )
 sandbox_cluster(cluster_unit, cluster_drop_in, major)
+# postgresql-common's way to name a cluster's server log (what `pg_createcluster
+# --logfile` makes): pg_ctlcluster reads this link at each start. The log stays a
+# file, so logrotate's /var/log/postgresql/*.log rule rotates it, once.
+log_link = f"/etc/postgresql/{major}/main/log"
+files.link(
+    name=f"Have the cluster write its server log to {DOCUMENT_LOG} (postgresql-common's log link)",
+    path=log_link,
+    target=DOCUMENT_LOG,
+    user="postgres", group="postgres",
+)
 configure_postgres(major)
 systemd.service(
     name="Keep PostgreSQL enabled and running",
@@ -122,15 +133,18 @@ systemd.service(
 # Answers on TCP loopback (the app's way in), and runs a JIT-compiled query (JIT
 # is why the sandbox has no MemoryDenyWriteExecute).
 port = host.data.db_port
+# pg_ctlcluster reads the log link only at start, so a changed link, like a
+# changed drop-in, owes the cluster a restart.
 restart_for_drop_ins(
-    cluster_unit, (cluster_drop_in,),
+    cluster_unit, (cluster_drop_in, log_link),
     check=" && ".join([
         f"systemctl is-active --quiet {cluster_unit}",
         f"pg_isready -q -h 127.0.0.1 -p {port}",
         f"cd / && runuser -u postgres -- psql -XAtq -p {port} -c 'SET jit_above_cost = 0' "
         "-c 'SELECT sum(n) FROM generate_series(1, 1000) AS n' >/dev/null",
+        f'[ "$(readlink /proc/$(systemctl show -P MainPID {cluster_unit})/fd/2)" = {DOCUMENT_LOG} ]',
     ]),
-    checks="active, answers on loopback, runs a JIT-compiled query",
+    checks=f"active, answers on loopback, runs a JIT-compiled query, logs to {DOCUMENT_LOG}",
 )
 postgres.role(
     name=f"Create the {host.data.db_user} role (login, no superuser)",
