@@ -7,15 +7,13 @@ collected test, the statements it names and how it ended. A session run by hand
 or by `make verify` then prints the report per section and writes it to
 reports/statements.md; a session given --statements-results=PATH writes its
 record there instead, and whoever ran the sessions (tests/tiers.py) reports
-them together with `report`.
+them together with `write_report`.
 """
 
 import json
-import re
 from collections import defaultdict
 from pathlib import Path
 
-import pytest
 import yaml
 
 from tests.inventory import REPO
