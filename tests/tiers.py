@@ -21,8 +21,8 @@ STATEMENT_RESULTS = REPO / "reports/statements-tiers"
 
 
 def pytest_argv(results: str, *args: str, python: str = PYTHON) -> list[str]:
-    return [python, "-m", "pytest", "-p", "no:cacheprovider", f"--statements-results={STATEMENT_RESULTS}/{results}.json",
-            *args]
+    return [python, "-m", "pytest", "-p", "no:cacheprovider",
+            f"--statements-results={STATEMENT_RESULTS}/{results}.json", *args]
 
 
 def tiers(inventory: str, compat_pythons: list[str]) -> list[tuple[str, list[str]]]:

@@ -12,7 +12,7 @@ from collections import Counter
 import pytest
 
 from tests.inventory import REPO
-from tests.statements import STATUSES, load_index
+from tests.statements import FAILED, NOT_RUN, PASSED, STATUSES, load_index, outcomes
 
 INDEX = load_index()
 STATEMENTS = INDEX["statements"]
@@ -28,8 +28,9 @@ def anchors(markdown) -> set[str]:
 def named(tmp_path_factory) -> dict[str, list[str]]:
     """Statement id -> the tests that name it, over every tier."""
     results = tmp_path_factory.mktemp("statements") / "collected.json"
-    collect = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "", "-p", "no:cacheprovider",
-                              f"--statements-results={results}", "tests"], cwd=REPO, capture_output=True, text=True)
+    collect = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-m", "", "-p",
+                              "no:cacheprovider", f"--statements-results={results}", "tests"],
+                             cwd=REPO, capture_output=True, text=True)
     assert collect.returncode == 0, collect.stdout[-3000:] + collect.stderr[-3000:]
     by_statement = {}
     for test in json.loads(results.read_text()):
@@ -68,3 +69,13 @@ def test_tests_name_only_statements_that_need_a_test(named):
     assert not unknown, f"not in docs/statements.yaml: {unknown}"
     not_proven = {statement: by_id[statement] for statement in named if by_id[statement] != "proven"}
     assert not not_proven, f"named by tests, so their status must be proven: {not_proven}"
+
+
+def test_a_run_proves_a_statement_only_when_no_test_naming_it_failed():
+    sessions = [[{"test": "a", "proves": ["X"], "outcome": "passed"},
+                 {"test": "b", "proves": ["X", "Y"], "outcome": "failed"}],
+                [{"test": "c", "proves": ["Z"], "outcome": "skipped"},
+                 {"test": "d", "proves": ["W"], "outcome": None},
+                 {"test": "e", "proves": ["V"], "outcome": "passed"}]]
+    assert outcomes(sessions) == ({"X": FAILED, "Y": FAILED, "Z": NOT_RUN, "W": NOT_RUN, "V": PASSED},
+                                  {"X": ["b"], "Y": ["b"]})
