@@ -10,6 +10,9 @@ import pytest
 from tests import inventory
 from tests.sandbox.harness import state_dir
 
+# The statements report (docs/statements.yaml): every session records what its tests prove.
+pytest_plugins = ["tests.statements"]
+
 TESTS = Path(__file__).resolve().parent
 TIER_MARKERS = {"app": "fast", "deploys": "fast", "host": "read_only_host_check", "outside": "outside", "drills": "drill"}
 

@@ -1,5 +1,7 @@
 """The JSON API: session auth, ownership, CSRF on writes, disconnect, refresh, events."""
 
+import pytest
+
 from app.security import TokenCipher
 from tests.app import helpers
 from tests.app.helpers import ENCRYPTION_KEY, api_headers, post_webhook
@@ -12,6 +14,7 @@ def test_api_needs_a_session(client):
         assert response.status_code == 401 and response.get_json() == {"error": "authentication required"}
 
 
+@pytest.mark.proves("S1-app-parts")
 def test_me_and_accounts(connected, user_client):
     me = user_client.get("/api/me").get_json()
     assert me["user"]["email"] == "owner@example.com" and me["csrf_token"]
@@ -37,6 +40,7 @@ def test_accounts_of_other_users_are_invisible(connected, user_client, make_app,
     assert user_client.get(f"/api/accounts/{account_id}").status_code == 200
 
 
+@pytest.mark.proves("S10.2-csrf")
 def test_writes_need_the_csrf_header(connected, user_client, db):
     account_id = connected["user_id"]
     assert user_client.delete(f"/api/accounts/{account_id}").status_code == 400

@@ -2,6 +2,8 @@
 
 import time
 
+import pytest
+
 from tests.app.helpers import PASSWORD, csrf_token, dead_database_app, login, logout, refused_once, register
 
 
@@ -11,6 +13,7 @@ def session_cookie_header(response) -> str:
     return headers[-1]
 
 
+@pytest.mark.proves("S1-app-parts")
 def test_pages_render(client):
     for path in ("/register", "/login", "/logout"):
         response = client.get(path)
@@ -174,6 +177,7 @@ def test_login_gets_a_new_session(client):
     assert client.get_cookie("icd_session").value != before
 
 
+@pytest.mark.proves("S10.2-csrf")
 def test_forms_without_csrf_token_are_rejected(client, db):
     response = client.post("/register", data={"email": "x@example.com", "password": PASSWORD, "confirm": PASSWORD})
     assert response.status_code == 400
@@ -192,6 +196,7 @@ def test_csrf_token_of_another_session_is_rejected(make_app, env):
     assert victim.get("/").status_code == 200
 
 
+@pytest.mark.proves("S10.2-rate-limiting")
 def test_login_is_rate_limited_per_client_ip(client):
     # AUTH_RATE_LIMIT defaults to 5 per minute; showing the form does not count.
     for _ in range(5):

@@ -95,6 +95,7 @@ def test_unwritable_log_dir_is_one_line(env, tmp_path):
     assert result.stderr == f"config error: LOG_DIR {blocker / 'logs'} cannot be created: Not a directory\n"
 
 
+@pytest.mark.proves("S11.2-env-example")
 def test_env_example_lists_every_variable():
     text = (REPO_ROOT / "app" / ".env.example").read_text()
     listed = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", text, re.M))

@@ -80,6 +80,7 @@ def test_config_error_stops_gunicorn_with_one_line(env):
     assert (result.stdout + result.stderr) == "config error: SESSION_SECRET is missing\n"
 
 
+@pytest.mark.proves("S7.1-health-uptime-ms")
 def test_health_uptime_is_the_services_in_every_worker_and_never_goes_back(server):
     """In milliseconds since gunicorn's master started, the same origin in every
     worker, and kept across a reload (SIGHUP: new workers, the same service)."""

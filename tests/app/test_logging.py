@@ -3,6 +3,8 @@
 import datetime as dt
 import json
 
+import pytest
+
 from tests.app import helpers
 from tests.app.helpers import VERIFY_TOKEN, post_webhook
 
@@ -78,6 +80,7 @@ def test_secrets_never_reach_the_logs(connected, user_client, meta, tmp_path, ca
     assert "state=" not in text and "code=" not in text
 
 
+@pytest.mark.proves("S12.1-tail-error-log")
 def test_the_days_error_log_exists_before_its_first_error(tmp_path, client):
     client.get("/health")  # an access line: the day's combined log, and its error log beside it
     today = dt.datetime.now(dt.timezone.utc).date()

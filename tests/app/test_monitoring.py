@@ -3,12 +3,15 @@
 import re
 import time
 
+import pytest
+
 from tests.app import helpers
 from tests.app.helpers import break_pooled_connections, dead_database_app, drain, post_webhook, seed_account
 
 ISO_MS_Z = helpers.ISO_MS_Z
 
 
+@pytest.mark.proves("S1-app-parts", "S7.1-health")
 def test_health_has_exactly_the_documented_shape(client):
     response = client.get("/health")
     assert response.status_code == 200
@@ -39,6 +42,7 @@ def test_health_stays_healthy_after_a_database_restart_broke_every_pooled_connec
     assert client.get("/health").status_code == 200
 
 
+@pytest.mark.proves("S7.2-metrics")
 def test_metrics_prometheus_text(client, db):
     post_webhook(client, helpers.changes_payload("1784", "a", "b"))
     post_webhook(client, helpers.changes_payload("1784", "a"))
@@ -97,6 +101,7 @@ def names(body) -> list:
     return sorted(a["name"] for a in body["alerts"])
 
 
+@pytest.mark.proves("S7.3-alerts")
 def test_no_alerts_on_a_healthy_empty_system(client):
     body = alerts(client)
     assert body["status"] == "ok" and body["alerts"] == [] and ISO_MS_Z.match(body["timestamp"])

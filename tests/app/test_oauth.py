@@ -44,6 +44,7 @@ def test_start_needs_login(client):
 
 
 @pytest.mark.parametrize("shape", ["data", "flat"])
+@pytest.mark.proves("S1-app-parts")
 def test_full_flow_connects_account_and_subscribes(user_client, meta, db, shape):
     meta.configure(token_shape=shape)
     account = meta.add_account(username="shopfront", followers_count=1234, media_count=56)

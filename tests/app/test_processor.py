@@ -15,6 +15,7 @@ def statuses(db) -> dict:
     return dict(db.execute("SELECT status, count(*) FROM webhook_events GROUP BY status").fetchall())
 
 
+@pytest.mark.proves("S3.3-webhook-processor-works")
 def test_job_applies_comments_messages_and_account_stats(connected, user_client, env, db):
     account_id = connected["user_id"]
     post_webhook(user_client, helpers.comment_payload(account_id, "c-1"))

@@ -33,6 +33,7 @@ def test_sessions_stay_in_postgresql_and_logout_ends_them_everywhere(make_app, r
     assert second.get("/").status_code == 302                # ended server-side, not just in one browser
 
 
+@pytest.mark.proves("S1-redis-optional")
 def test_rate_limits_are_shared_through_redis(make_app, redis_env, store, db):
     first, second = make_app(redis_env).test_client(), make_app(redis_env).test_client()
     for i in range(5):

@@ -25,6 +25,7 @@ def log_rows(db, account_id):
                       "WHERE account_id = %s ORDER BY id", (account_id,)).fetchall()
 
 
+@pytest.mark.proves("S3.2-token-refresh-works")
 def test_only_due_tokens_are_refreshed_and_stored(env, db, meta):
     due, token = seed_account(db, meta, username="due", issued_hours_ago=48, expires_in_days=5)
     too_young, _ = seed_account(db, meta, username="young", issued_hours_ago=2, expires_in_days=5)

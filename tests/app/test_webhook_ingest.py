@@ -40,6 +40,7 @@ def test_verify_refuses_wrong_token_mode_or_missing_parts(client):
 
 # --- signatures ---------------------------------------------------------------------
 
+@pytest.mark.proves("S1-app-parts")
 def test_valid_signature_stores_event_and_answers_200(client, db):
     response = post_webhook(client, helpers.comment_payload(ACCOUNT, "c-1"))
     assert response.status_code == 200

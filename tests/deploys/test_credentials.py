@@ -57,6 +57,7 @@ def require(tmp_path, monkeypatch, on_host):
     return run
 
 
+@pytest.mark.proves("S6-doppler")
 def test_environment_then_doppler_then_file(require):
     found = require(env={"DB_PASSWORD": "env"},
                     doppler={"DB_PASSWORD": "doppler", "APP_SECRET": "doppler"},

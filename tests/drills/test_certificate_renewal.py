@@ -4,6 +4,8 @@ starts, with the CA-bundle drop-in) ends with nginx serving the new certificate.
 import subprocess
 import time
 
+import pytest
+
 FORCE = "/run/systemd/system/certbot.service.d/drill-force-renewal.conf"
 
 
@@ -14,6 +16,7 @@ def served_serial(state: dict) -> str:
         timeout=30).stdout.strip()
 
 
+@pytest.mark.proves("S5.2-automatic-renewal", "S5.2-renew")
 def test_forced_renewal_is_served(sandbox_state, host):
     before = served_serial(sandbox_state)
     assert before.startswith("serial=")
@@ -37,6 +40,7 @@ def test_forced_renewal_is_served(sandbox_state, host):
     assert after == live, f"nginx still serves {after}, not the renewed {live} (deploy hook?)"
 
 
+@pytest.mark.proves("S5.2-renew-dry-run")
 def test_the_documents_dry_run_renewal_works_as_printed(host):
     """Section 5.2's `certbot renew --dry-run`, over a non-interactive SSH like
     an operator's script: against the configured ACME server (Let's Encrypt's

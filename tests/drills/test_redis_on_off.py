@@ -4,6 +4,8 @@ run; a config redis-server refuses never goes live; bad settings stop the
 deploy before it touches the host. Then deploy with the default (off) again,
 which removes it."""
 
+import pytest
+
 from tests.drills.conftest import deploy_with, host_untouched
 from tests.host.conftest import app_curl
 from tests.host.test_redis_server import check_redis
@@ -22,6 +24,7 @@ def failed_login(data: dict) -> str:
             f"-d email=redis-drill@example.test -d password=not-the-password {url}; status=$?; rm -f $jar; exit $status")
 
 
+@pytest.mark.proves("S1-redis-optional")
 def test_redis_on_then_back_off(host, target, sandbox_inventory, repo_copy):
     port = str(target.data["redis_port"])
     # The password is read on the host, so it never appears in a command line or a test report.

@@ -24,6 +24,7 @@ def public(key: str) -> str:
         return pub.read().strip()
 
 
+@pytest.mark.proves("S11.1-ssh-login")
 def test_onboard_then_offboard(sandbox_inventory, sandbox_state, host, keys):
     alice, bob = keys["drillalice"], keys["drillbob"]
     team = [{"name": "drillalice", "keys": [public(alice)], "sudo": True},

@@ -5,6 +5,8 @@ import json
 import urllib.request
 import uuid
 
+import pytest
+
 from app.security import TokenCipher
 
 from deploys.lib.app_runtime import APP
@@ -18,6 +20,7 @@ def fake_meta(base: str, method: str, path: str, body: dict | None = None) -> di
         return json.loads(response.read() or b"null")
 
 
+@pytest.mark.proves("S3.2-token-refresh-works")
 def test_token_refresh_service_refreshes_a_due_token(host, target, psql, sandbox_secrets):
     fake = target.data["meta_base_urls"]["INSTAGRAM_GRAPH_BASE"]
     app = APP

@@ -7,6 +7,8 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 from deploys.lib.app_runtime import APP
 from tests.sandbox.harness import Sandbox
 
@@ -15,6 +17,7 @@ COUNT, INTERVAL = 120, 0.1  # about 12 s of steady deliveries, bounded
 GIVE_UP = 60  # seconds a delivery is retried before it counts as lost
 
 
+@pytest.mark.proves("S3.1-restart", "S3.3-webhook-processor-works")
 def test_webhooks_survive_app_and_postgres_restarts(host, target, psql, sandbox_state, sandbox_secrets):
     app = APP
     account = f"drill-{uuid.uuid4().hex[:10]}"

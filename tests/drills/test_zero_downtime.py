@@ -10,6 +10,8 @@ import sys
 import time
 import uuid
 
+import pytest
+
 from deploys.lib.app_runtime import APP
 from tests.host.conftest import unit_properties
 from tests.inventory import REPO
@@ -25,6 +27,7 @@ def current_release(host, app_dir: str) -> str:
     return host.check_output("readlink %s/current", app_dir).rsplit("/", 1)[-1]
 
 
+@pytest.mark.proves("S3.1-restart")
 def test_no_request_lost_to_restart_reload_new_release_or_rollback(
         host, target, sandbox_inventory, sandbox_state, sandbox_secrets, repo_copy, psql):
     app, app_dir = APP, target.data["app_dir"]

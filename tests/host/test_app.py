@@ -17,6 +17,7 @@ APP_SRC = REPO / "app"
 SECRETS = {var.name: var.used_by for var in VARS if var.secret}
 
 
+@pytest.mark.proves("S3.1-user-nodejs")
 def test_service_user_is_a_system_user_without_login_or_sudo(host, target):
     user = host.user(target.data["app_user"])
     assert user.exists and user.uid < 1000
@@ -41,6 +42,7 @@ def test_app_dir_layout_modes_and_owners(host, target):
         assert (f.user, f.group, f.mode) == (owner, group, mode), path
 
 
+@pytest.mark.proves("S2.2-app-dir", "S6-env-location", "S7.3-tail-combined-log")
 def test_the_documents_app_path_leads_root_to_the_app_and_nobody_else(host, target):
     assert host.file("/root/insta-connect-demo").linked_to == target.data["app_dir"]
     assert host.run("cd /root/insta-connect-demo && test -f .env && test -d logs").rc == 0
@@ -88,6 +90,7 @@ def test_venv_has_exactly_the_pinned_dependencies(host, target):
 
 
 @pytest.mark.parametrize("process", PROCESSES)
+@pytest.mark.proves("S6-secrets")
 def test_each_process_gets_its_required_variables_and_only_its_own_secrets(host, target, process):
     names, path = read_env_names(host, target.data, process), env_file(process, target.data["app_dir"])
     required = {var.name for var in VARS if var.default is None and process in var.used_by}
@@ -131,6 +134,7 @@ def test_a_local_caller_cannot_choose_its_client_address(host, target):
     assert json.loads(logged)["remote_addr"] == "127.0.0.1", logged
 
 
+@pytest.mark.proves("S7.1-health", "S6-node-env")
 def test_health_returns_the_documented_json(host, target):
     body = json.loads(host.check_output(f"{app_curl(target.data)} -f http://localhost/health"))
     assert set(body) == {"status", "timestamp", "uptime", "environment"}
@@ -138,3 +142,27 @@ def test_health_returns_the_documented_json(host, target):
     assert isinstance(body["uptime"], int) and body["uptime"] >= 0
     stamp = dt.datetime.fromisoformat(body["timestamp"].replace("Z", "+00:00"))
     assert abs((dt.datetime.now(dt.timezone.utc) - stamp).total_seconds()) < 300
+
+
+@pytest.mark.proves("S7.1-health-uptime-ms")
+def test_health_uptime_is_the_services_in_milliseconds(host, target):
+    """uptime is the time since systemd started the service's main process (gunicorn's master), in ms."""
+    started = int(host.check_output("systemctl show --timestamp=unix -P ExecMainStartTimestamp %s.service",
+                                    APP).lstrip("@"))
+    health, now_ms = host.check_output(f"{app_curl(target.data)} -f http://localhost/health; date +%s%3N").split()
+    service_ms = int(now_ms) - started * 1000
+    # The master records its start after Python and gunicorn are loaded: a little later than systemd's.
+    assert 0 <= service_ms - json.loads(health)["uptime"] < 10_000, (service_ms, health)
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param("NODE_ENV", marks=pytest.mark.proves("S6-node-env")),
+    pytest.param("LOG_LEVEL", marks=pytest.mark.proves("S6-log-level")),
+    pytest.param("OAUTH_REDIRECT_URI", marks=pytest.mark.proves("S6-oauth-redirect-uri")),
+])
+def test_the_documents_settings_in_env(host, target, name):
+    """The environment's settings that are no secret, by value: the inventory's, and the callback on the domain."""
+    data = target.data
+    wanted = {"NODE_ENV": data["node_env"], "LOG_LEVEL": data["log_level"],
+              "OAUTH_REDIRECT_URI": f"https://{data['domain']}/oauth/callback"}[name]
+    assert host.check_output("grep ^%s= %s", name, env_file(WEB, data["app_dir"])) == f"{name}={wanted}"

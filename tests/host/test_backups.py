@@ -29,11 +29,13 @@ def newest(host, target, tmp_path_factory) -> Path:
     return copy / f"{base}.dump.age"
 
 
+@pytest.mark.proves("S4.3-location")
 def test_backup_dir_is_root_only(host, target):
     d = host.file(target.data["backup_dir"])
     assert (d.is_directory, d.user, d.group, d.mode) == (True, "root", "root", 0o700)
 
 
+@pytest.mark.proves("S4.3-schedule")
 def test_backup_timer_runs_daily_at_1_utc(host, target):
     timer = f"{APP}-backup.timer"
     assert host.service(timer).is_enabled and host.service(timer).is_running
@@ -45,17 +47,23 @@ def test_backup_timer_runs_daily_at_1_utc(host, target):
     assert host.check_output("systemctl show -P Persistent %s", timer) == "yes"
 
 
+@pytest.mark.proves("S9.1-encrypted")
 def test_server_holds_no_private_key(host):
     found = host.run("grep -rlsI AGE-SECRET-KEY- /etc /root /opt /usr/local /var/lib/postgresql")
     assert found.stdout.strip() == "", f"an age private key is on the server: {found.stdout}"
 
 
+@pytest.mark.proves("S4.3-retention")
 def test_no_backup_older_than_retention(host, target):
     stale = host.check_output("find %s -name '*.dump.age*' -mmin +%s", target.data["backup_dir"],
                               str((target.data["backup_retention_days"] + 1) * 24 * 60))
     assert stale == ""
+    # A new host has nothing old yet: the backup job's own deletion rule says when it will.
+    rule = f"-mmin +$(({target.data['backup_retention_days']} * 24 * 60)) -print -delete"
+    assert host.run("grep -qF -- %s %s", rule, f"/usr/local/sbin/{APP}-backup").rc == 0, f"the backup job lacks {rule}"
 
 
+@pytest.mark.proves("S9.1-encrypted")
 def test_newest_backup_matches_its_checksums_and_decrypts(target, newest):
     identity = target.data["backup_identity_file"]
     assert identity and Path(identity).is_file(), "set backup_identity_file to the operator's age key"

@@ -3,6 +3,8 @@
 import ipaddress
 import re
 
+import pytest
+
 from deploys.lib.facts import PendingSecurityUpgrades
 
 
@@ -32,6 +34,7 @@ def test_apt_proxy_matches_inventory(host, target):
         assert not proxy_conf.exists
 
 
+@pytest.mark.proves("S10.2-security-updates")
 def test_unattended_security_upgrades_enabled(host):
     periodic = host.check_output("apt-config dump APT::Periodic")
     assert 'APT::Periodic::Unattended-Upgrade "1"' in periodic
@@ -56,6 +59,7 @@ def test_extra_cas_trusted(host, target):
         assert body[:64] in bundle.replace("\n", ""), "extra CA missing from the system bundle"
 
 
+@pytest.mark.proves("S10.2-security-updates")
 def test_no_security_update_is_pending(host):
     """Per apt's current lists (the nightly apt-daily run refreshes them)."""
     pending = host.check_output(PendingSecurityUpgrades().command())

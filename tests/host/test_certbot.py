@@ -10,6 +10,7 @@ def live(target) -> str:
     return f"/etc/letsencrypt/live/{target.data['domain']}"
 
 
+@pytest.mark.proves("S5.2-lets-encrypt")
 def test_issued_by_the_configured_directory(host, target):
     renewal = host.file(f"/etc/letsencrypt/renewal/{target.data['domain']}.conf").content_string
     assert f"server = {target.data['acme_directory']}" in renewal
@@ -17,6 +18,7 @@ def test_issued_by_the_configured_directory(host, target):
     assert target.data["acme_webroot"] in renewal
 
 
+@pytest.mark.proves("S5.2-lets-encrypt")
 def test_certificate_is_real_current_and_for_the_domain(host, target, live):
     cert = f"{live}/cert.pem"
     subject = host.check_output(f"openssl x509 -in {cert} -noout -subject -nameopt RFC2253")
@@ -34,6 +36,7 @@ def test_nginx_serves_the_live_certificate(host, target, live):
     assert served == host.check_output(f"openssl x509 -in {live}/cert.pem -noout -serial")
 
 
+@pytest.mark.proves("S5.2-automatic-renewal")
 def test_renewal_by_timer_with_nginx_reload(host):
     assert host.service("certbot.timer").is_enabled and host.service("certbot.timer").is_running
     hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/reload-nginx")

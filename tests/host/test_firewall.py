@@ -38,6 +38,7 @@ def test_logging(status, target):
     assert status["fields"]["Logging"] == ("off" if level == "off" else f"on ({level})")
 
 
+@pytest.mark.proves("S10.1-ssh-admin-ips")
 def test_ssh_only_from_admin_ips(status, target):
     ssh_sources = [source for to, action, source in status["rules"] if to in ("22/tcp", "22/tcp (v6)")]
     assert not [source for source in ssh_sources if source.startswith("Anywhere")], "SSH open to everyone"
@@ -45,6 +46,7 @@ def test_ssh_only_from_admin_ips(status, target):
         {ipaddress.ip_network(entry, strict=False) for entry in target.data["admin_ips"]}
 
 
+@pytest.mark.proves("S10.1-http-open", "S10.1-https-open")
 def test_public_ports_open_to_all(status, target):
     for port in target.data["public_tcp_ports"]:
         assert (f"{port}/tcp", "ALLOW IN", "Anywhere") in status["rules"]
@@ -58,7 +60,7 @@ def test_no_other_rules(status, target):
     assert {action for _, action, _ in status["rules"]} == {"ALLOW IN"}
 
 
-@pytest.mark.parametrize("port", [3000, 5432, 6379])
+@pytest.mark.parametrize("port", [3000, pytest.param(5432, marks=pytest.mark.proves("S10.1-postgres-closed")), 6379])
 def test_private_ports_not_opened(status, port):
     assert not [to for to, _, _ in status["rules"] if to.split("/")[0] == str(port)]
 

@@ -1,8 +1,11 @@
 """deploys/logs.py, as the host shows it. Read-only: safe against production."""
 
+import pytest
+
 from deploys.lib.app_runtime import APP
 
 
+@pytest.mark.proves("S2.2-logs-dir", "S7.3-tail-combined-log", "S12.1-tail-error-log")
 def test_app_writes_dated_logs_owned_by_the_service_user(host, target):
     logs, user = f"{target.data['app_dir']}/logs", target.data["app_user"]
     names = host.check_output("ls %s", logs).split()

@@ -1,15 +1,19 @@
 """deploys/nginx.py, as the host shows it. Read-only: safe against production
 (requests go to the host's own loopback)."""
 
+import pytest
+
 from deploys.lib.app_runtime import APP
 from tests.host.conftest import exposure, main_process_status, unit_properties
 
 
+@pytest.mark.proves("S12.3-nginx-t")
 def test_nginx_running_on_a_valid_config(host):
     assert host.service("nginx").is_enabled and host.service("nginx").is_running
     assert host.run("nginx -t -q").rc == 0
 
 
+@pytest.mark.proves("S5.1-site-files")
 def test_site_enabled_and_default_gone(host):
     assert host.file(f"/etc/nginx/sites-enabled/{APP}").linked_to == f"/etc/nginx/sites-available/{APP}"
     assert not host.file("/etc/nginx/sites-enabled/default").exists
@@ -18,6 +22,7 @@ def test_site_enabled_and_default_gone(host):
     assert host.file(live).sha256sum == host.file(f"/var/lib/pyinfra-staged{live}").sha256sum
 
 
+@pytest.mark.proves("S5.1-certificate-path")
 def test_served_config(host, target):
     config = host.check_output("nginx -T 2>/dev/null")
     domain = target.data["domain"]
@@ -38,6 +43,7 @@ def test_served_config(host, target):
         assert f"allow {address};" in config
 
 
+@pytest.mark.proves("S5.1-https-redirect")
 def test_port_80_redirects_except_acme(host, target):
     domain = target.data["domain"]
     curl = f"curl -s -o /dev/null -w '%{{http_code}} %{{redirect_url}}' --noproxy '*' -H 'Host: {domain}' http://127.0.0.1"
@@ -45,6 +51,7 @@ def test_port_80_redirects_except_acme(host, target):
     assert host.check_output(f"{curl}/.well-known/acme-challenge/absent").startswith("404")
 
 
+@pytest.mark.proves("S1-https-edge")
 def test_listens_on_80_and_443(host):
     for port in (80, 443):
         assert host.socket(f"tcp://0.0.0.0:{port}").is_listening

@@ -1,5 +1,7 @@
 """deploys/postgres.py, as the host shows it. Read-only: safe against production."""
 
+import pytest
+
 from tests.host.conftest import TABLES, exposure, listeners, main_process_status, unit_properties
 
 # What docs/operations.md promises, written out here rather than asked of the
@@ -18,6 +20,7 @@ def test_major_follows_the_release(host, target, psql):
     assert psql("SHOW server_version_num")[0][0][:2] == str(major)
 
 
+@pytest.mark.proves("S4.1-localhost-5432", "S10.1-postgres-closed")
 def test_listens_on_loopback_only(host, target):
     assert listeners(host, target.data["db_port"]) <= {"127.0.0.1", "[::1]"}
     assert listeners(host, target.data["db_port"]), "PostgreSQL is not listening"
@@ -49,6 +52,7 @@ def test_memory_is_sized_from_ram(host, target, psql):
     assert psql("SELECT count(*) FROM pg_settings WHERE pending_restart") == [["0"]]
 
 
+@pytest.mark.proves("S4.1-database-and-user")
 def test_role_owns_the_database_and_is_no_superuser(target, psql):
     user = target.data["db_user"]
     assert psql(f"SELECT rolcanlogin, rolsuper, rolcreaterole, rolcreatedb, left(rolpassword, 14) "
@@ -57,6 +61,7 @@ def test_role_owns_the_database_and_is_no_superuser(target, psql):
         == [[user]]
 
 
+@pytest.mark.proves("S4.2-tables")
 def test_all_seven_tables_exist_owned_by_the_role(target, psql):
     rows = psql("SELECT tablename, tableowner FROM pg_tables WHERE schemaname = 'public'")
     tables = {name: owner for name, owner in rows}
@@ -64,11 +69,16 @@ def test_all_seven_tables_exist_owned_by_the_role(target, psql):
     assert {tables[name] for name in TABLES} == {target.data["db_user"]}
 
 
+@pytest.mark.proves("S4.1-connection-string")
 def test_the_apps_database_url_logs_in(host, target):
     # The password in .env matches the role's; psql reads it from the environment, never a command line.
     out = host.run("set -a && . %s && cd / && psql \"$DATABASE_URL\" -XAtc 'SELECT current_user'",
                    f"{target.data['app_dir']}/.env")
     assert out.rc == 0 and out.stdout.strip() == target.data["db_user"], out.stderr
+    # The document's form, localhost:5432, matched on the host: the password never reaches the test run.
+    form = f"^DATABASE_URL=postgresql://{target.data['db_user']}:[^@]+@localhost:{target.data['db_port']}/" \
+           f"{target.data['db_name']}$"
+    assert host.run("grep -qE %s %s", form, f"{target.data['app_dir']}/.env").rc == 0, f"DATABASE_URL is not {form}"
 
 
 def test_cluster_runs_in_its_sandbox(host, target, psql):
@@ -86,6 +96,7 @@ def test_cluster_runs_in_its_sandbox(host, target, psql):
     assert main_process_status(host, unit)["NoNewPrivs"] == "1"
 
 
+@pytest.mark.proves("S4.3-manual-backup", "S12.2-psql")
 def test_root_runs_the_documents_psql_and_pg_dump_without_a_password_prompt(host, target):
     """Sections 4.3 and 12.2's commands, with -w (never prompt) so a missing password fails instead of waiting."""
     data = target.data

@@ -2,6 +2,8 @@
 Read-only: safe against production. The Redis drill reuses check_redis with
 redis_enabled on."""
 
+import pytest
+
 from tests.host.conftest import listeners, read_env_names
 
 
@@ -20,5 +22,6 @@ def check_redis(host, data: dict) -> None:
         assert "REDIS_URL" not in env_names
 
 
+@pytest.mark.proves("S1-redis-optional")
 def test_redis_matches_redis_enabled(host, target):
     check_redis(host, target.data)

@@ -14,6 +14,7 @@ SANDBOXING = {
 }
 
 
+@pytest.mark.proves("S3.1-service")
 def test_app_service_enabled_active_and_configured(host, target):
     service = host.service(f"{APP}.service")
     assert service.is_enabled and service.is_running
@@ -24,6 +25,7 @@ def test_app_service_enabled_active_and_configured(host, target):
     assert props["ReadWritePaths"] == f"{target.data['app_dir']}/logs"
 
 
+@pytest.mark.proves("S3.1-user-nodejs")
 def test_gunicorn_serves_as_the_service_user(host, target):
     pid = unit_properties(host, f"{APP}.service", "MainPID")["MainPID"]
     assert host.check_output("ps -o user=,args= -p %s", pid).split()[0] == target.data["app_user"]
@@ -36,7 +38,10 @@ def test_units_are_sandboxed_with_exposure_at_most_2(host, unit):
     assert exposure(host, unit) <= 2.0
 
 
-@pytest.mark.parametrize("job", ["token-refresh", "webhook-processor"])
+@pytest.mark.parametrize("job", [
+    pytest.param("token-refresh", marks=pytest.mark.proves("S3.2-token-refresh-units")),
+    pytest.param("webhook-processor", marks=pytest.mark.proves("S3.3-webhook-processor-units")),
+])
 def test_job_services_are_oneshot_and_timer_driven(host, target, job):
     props = unit_properties(host, f"{APP}-{job}.service", "Type", "User", "TriggeredBy")
     assert props == {"Type": "oneshot", "User": target.data["app_user"], "TriggeredBy": f"{APP}-{job}.timer"}
@@ -44,6 +49,7 @@ def test_job_services_are_oneshot_and_timer_driven(host, target, job):
     assert timer.is_enabled and timer.is_running
 
 
+@pytest.mark.proves("S3.2-token-refresh-schedule")
 def test_token_refresh_runs_daily_at_2_utc_and_catches_up(host):
     timer = f"{APP}-token-refresh.timer"
     elapse = next_elapse(host, timer)
@@ -54,6 +60,7 @@ def test_token_refresh_runs_daily_at_2_utc_and_catches_up(host):
     assert unit_properties(host, timer, "Persistent")["Persistent"] == "yes"
 
 
+@pytest.mark.proves("S3.3-webhook-processor-schedule")
 def test_webhook_processor_runs_every_5_minutes(host):
     timer = f"{APP}-webhook-processor.timer"
     elapse = next_elapse(host, timer)

@@ -12,6 +12,7 @@ def sshd(host) -> dict[str, str]:
     return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
 
 
+@pytest.mark.proves("S10.2-ssh-keys-only")
 def test_key_only_logins(sshd):
     assert sshd["passwordauthentication"] == "no"
     assert sshd["kbdinteractiveauthentication"] == "no"

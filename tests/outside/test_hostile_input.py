@@ -130,6 +130,7 @@ def test_sizes(edge, tmp_path):
     edge("/health", *many)
 
 
+@pytest.mark.proves("S10.2-csrf")
 def test_forms_without_their_csrf_token_or_a_session(edge):
     for path, body in FORMS:
         assert edge(path, "--data", body) in (302, 400, 401, 403, 404, 405), path

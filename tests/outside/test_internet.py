@@ -37,15 +37,18 @@ def webhook_post(signature: str | None) -> list[str]:
             *(["--header", f"X-Hub-Signature-256: {signature}"] if signature else [])]
 
 
+@pytest.mark.proves("S1-https-edge", "S10.1-https-open")
 def test_only_http_and_https_answer(internet):
     assert internet.probe("ports", internet.address, *map(str, SCANNED_PORTS))["open"] == [80, 443]
 
 
-@pytest.mark.parametrize("port", [22, 3000, 5432])
+@pytest.mark.parametrize("port", [pytest.param(22, marks=pytest.mark.proves("S10.1-ssh-admin-ips")), 3000,
+                                  pytest.param(5432, marks=pytest.mark.proves("S10.1-postgres-closed"))])
 def test_private_ports_do_not_answer(internet, port):
     assert internet.probe("ports", internet.address, str(port))["open"] == []
 
 
+@pytest.mark.proves("S5.1-https-redirect", "S10.1-http-open", "S10.2-https-enforced")
 def test_http_redirects_to_https(internet):
     reply = internet.fetch(f"http://{internet.domain}/login?next=%2F")
     assert reply.status == 301
@@ -64,6 +67,7 @@ def test_acme_challenge_path_is_served_not_redirected(internet, host, target):
     assert internet.status(f"http://{internet.domain}/.well-known/acme-challenge/missing-{token}") == 404
 
 
+@pytest.mark.proves("S1-https-edge")
 def test_certificate_is_for_the_domain_and_chains_to_pebbles_root(internet):
     # curl checks the chain against Pebble's root only, and the name against the domain.
     proc = internet.curl(https(internet), "--output", "/dev/null", "--write-out", "%{ssl_verify_result}")
@@ -90,6 +94,7 @@ def test_modern_tls_is_accepted(internet, version):
 
 # nginx's own 403 page, an app page and an app JSON answer: the same headers, each sent once.
 @pytest.mark.parametrize("path", ["/metrics", "/", "/health"])
+@pytest.mark.proves("S5.1-security-headers", "S10.2-https-enforced")
 def test_security_headers(internet, target, path):
     headers = internet.fetch(https(internet, path)).headers
     assert headers["strict-transport-security"] == f"max-age={target.data['hsts_max_age']}; includeSubDomains"
@@ -106,6 +111,7 @@ def test_http2(internet):
     assert proc.stdout == "2", proc.stderr
 
 
+@pytest.mark.proves("S7.1-health", "S6-node-env")
 def test_health_over_https(internet, target):
     reply = internet.fetch(https(internet, "/health"))
     assert reply.status == 200 and reply.headers["content-type"] == "application/json"
@@ -136,6 +142,7 @@ class PageResources(HTMLParser):
 
 
 # Before the /login bursts below, which leave this address limited there for a while.
+@pytest.mark.proves("S5.1-gzip")
 def test_login_page_is_gzipped_and_renders_under_the_csp(internet, target):
     reply = internet.fetch(https(internet, "/login"), "--header", "Accept-Encoding: gzip")
     assert reply.status == 200 and reply.headers["content-type"].startswith("text/html")
@@ -160,6 +167,7 @@ def test_login_page_is_gzipped_and_renders_under_the_csp(internet, target):
             assert loaded.headers["content-encoding"] == "gzip"
 
 
+@pytest.mark.proves("S10.2-rate-limiting")
 def test_login_submission_burst_gets_429(internet, target):
     codes = internet.burst(https(internet, "/login"), BURST, "--data", "email=a%40example.com&password=x")
     assert codes.count("429") >= BURST - (target.data["auth_rate_burst"] + 1), codes
