@@ -20,10 +20,9 @@ from tests.inventory import REPO
 
 INDEX = REPO / "docs/statements.yaml"
 REPORT = REPO / "reports/statements.md"
-# `pending` is temporary: a statement whose test another branch is writing (its `owner`).
-STATUSES = ("proven", "deviates", "pending")
+STATUSES = ("proven", "deviates")
 PASSED, FAILED, NOT_RUN = "proven", "FAILED", "not run"
-STATES = (PASSED, FAILED, NOT_RUN, "deviates", "pending")  # in the report's order
+STATES = (PASSED, FAILED, NOT_RUN, "deviates")  # in the report's order
 
 
 def load_index() -> dict:
@@ -105,7 +104,6 @@ def write_report(sessions: list[list[dict]]) -> str:
             groups[state].append(statement["id"])
             totals[state] += 1
             note = {"deviates": f"{statement.get('reason')} ({statement.get('docs')})",
-                    "pending": f"owner: {statement.get('owner')}",
                     FAILED: "failed: " + ", ".join(f"`{test}`" for test in failed_by[statement["id"]])}.get(state, "")
             rows.append(f"| {section} | `{statement['id']}` | {statement['quote']} | {state} | {note} |")
         lines.append(f"§{section} {title}: " + "; ".join(f"{state} {' '.join(groups[state])}"

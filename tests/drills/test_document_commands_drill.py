@@ -4,6 +4,7 @@ app's stop, start and restart (3.1), the manual backup restored into a lost
 database (4.3, 9.2), `certbot renew` (5.2, 12.3); and the rotation of the
 PostgreSQL log it tails (12.2). Each leaves the host as it found it."""
 
+import pytest
 import contextlib
 import json
 import re
@@ -35,6 +36,7 @@ def app_running_after(host):
         host.run("systemctl start %s.service", APP)
 
 
+@pytest.mark.proves("S3.1-start-stop", "S3.1-restart")
 def test_3_1_stop_start_and_restart(host, target):
     with app_running_after(host):
         result = run_as_printed(host, target.data, "systemctl stop insta-connect-demo")
@@ -75,6 +77,7 @@ def dump_as_printed(host, data: dict, directory: str) -> str:
     return re.sub(r"^\\(un)?restrict \S+$", "", host.check_output("cat %s/backup-*.sql", directory), flags=re.M)
 
 
+@pytest.mark.proves("S4.3-restore", "S9.2-database-recovery", "S4.3-manual-backup")
 def test_4_3_and_9_2_the_manual_backup_restores_a_lost_database(host, target):
     data = target.data
     scratch = host.check_output("mktemp -d")  # 0700, root's
@@ -111,6 +114,7 @@ def test_5_2_and_12_3_certbot_renew_leaves_a_certificate_not_due(host, target):
     assert host.check_output("openssl x509 -noout -serial -in %s", cert) == serial
 
 
+@pytest.mark.proves("S12.2-postgresql-log")
 def test_12_2_the_postgresql_log_rotates_once_and_the_server_writes_on(host, psql):
     def mark() -> str:
         marker = f"drill-{secrets.token_hex(6)}"

@@ -57,6 +57,7 @@ def test_3_2_and_3_3_job_status_says_triggered_by_its_timer_and_not_failed(host,
     assert re.search(r"Active: (inactive \(dead\)|activating \(start\))", result.stdout), result.stdout
 
 
+@pytest.mark.proves("S4.3-manual-backup")
 def test_4_3_manual_backup_writes_a_complete_dump_of_the_seven_tables(host, target):
     scratch = host.check_output("mktemp -d")  # 0700, root's
     try:
@@ -72,6 +73,7 @@ def test_4_3_manual_backup_writes_a_complete_dump_of_the_seven_tables(host, targ
         host.run("rm -rf %s", scratch)
 
 
+@pytest.mark.proves("S5.2-certbot-certificates")
 def test_5_2_and_12_3_certbot_certificates_names_the_domains_valid_certificate(host, target):
     domain = target.data["domain"]
     result = run_as_printed(host, target.data, "certbot certificates")
@@ -100,6 +102,7 @@ def test_9_2_cd_leads_root_to_the_app(host, target):
     assert result.stdout.split() == [target.data["app_dir"], "current/app/wsgi.py"]
 
 
+@pytest.mark.proves("S12.2-psql")
 def test_12_2_psql_connects_as_the_app_role_without_a_password_prompt(host, target):
     result = run_as_printed(host, target.data, "psql -U insta_user -h localhost insta_connect_demo",
                             stdin="SELECT current_user, current_database();")
@@ -107,12 +110,14 @@ def test_12_2_psql_connects_as_the_app_role_without_a_password_prompt(host, targ
     assert re.search(r"^ insta_user +\| insta_connect_demo$", result.stdout, re.MULTILINE), result.stdout
 
 
+@pytest.mark.proves("S12.2-postgresql-status")
 def test_12_2_postgresql_status_says_active(host, target):
     result = status(host, target, "systemctl status postgresql")
     assert result.rc == 0
     assert "Active: active (exited)" in result.stdout  # the umbrella unit: active while its clusters run
 
 
+@pytest.mark.proves("S12.2-postgresql-log")
 def test_12_2_the_postgresql_log_is_the_running_servers(host, target, psql):
     result = run_as_printed(host, target.data, "tail -f /var/log/postgresql/postgresql.log")
     assert result.rc == 0 and result.stderr == "", result.stderr
@@ -123,6 +128,7 @@ def test_12_2_the_postgresql_log_is_the_running_servers(host, target, psql):
     assert host.check_output("readlink /proc/%s/fd/2", postmaster) == "/var/log/postgresql/postgresql.log"
 
 
+@pytest.mark.proves("S12.3-nginx-t")
 def test_12_3_nginx_t_accepts_the_configuration(host, target):
     result = run_as_printed(host, target.data, "nginx -t")
     assert result.rc == 0
