@@ -44,12 +44,14 @@ def pip_install_command() -> str:
         options += ["--proxy", host.data.https_proxy, "--cert", "/etc/ssl/certs/ca-certificates.crt"]
     if host.data.pip_index_url:
         options += ["--index-url", host.data.pip_index_url]
-    # Built under a hidden name and renamed whole, like a release: a venv
-    # in venvs/ is complete. Run only by `python -m`, so the rename breaks no path.
+    # Built under a hidden name and renamed whole, like a release: a venv in
+    # venvs/ is complete. Its scripts (shebangs, activate) name the final path.
     building = f"{APP_DIR}/venvs/.{VENV_ID}"
-    build = (f"[ -d {VENV} ] || {{ rm -rf {building} && python3 -m venv {building} && "
+    build = (f"[ -d {VENV} ] || {{ rm -rf {building} && python3 -m venv --prompt {VENV_ID} {building} && "
              f"{building}/bin/python -m pip install {' '.join(options)} -r {RELEASE_DIR}/app/requirements.txt && "
-             f"{building}/bin/python -m pip check && mv -T {building} {VENV}; }}")
+             f"{building}/bin/python -m pip check && "
+             f"grep -lrI {building} {building}/bin | xargs -r sed -i 's|{building}|{VENV}|g' && "
+             f"mv -T {building} {VENV}; }}")
     return f"flock {VENV_LOCK} sh -c {shlex.quote(build)}"
 
 
