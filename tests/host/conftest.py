@@ -2,13 +2,43 @@
 comes from the inventory's data (target.data), never from sandbox defaults."""
 
 import datetime as dt
+import difflib
 import re
 
 from app.config import WEB
 from deploys.lib.app_runtime import env_file
+from deploys.lib.validated import STAGING_DIR
+from tests.host.summary import ConcernSummary
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(ConcernSummary(), "host-concern-summary")
+
 
 TABLES = {"users", "instagram_accounts", "instagram_pages", "access_tokens", "token_refresh_log",
           "webhook_events", "webhook_event_log"}
+DIFF_LINES = 25  # of a unified diff shown in a failure: enough to see what drifted, short enough to read
+
+
+def first_lines_of_diff(expected: str, actual: str, expected_name: str, actual_name: str) -> str:
+    """The first DIFF_LINES lines of a unified diff from expected to actual."""
+    diff = list(difflib.unified_diff(expected.splitlines(), actual.splitlines(), expected_name, actual_name,
+                                     lineterm="", n=1))
+    shown = diff[:DIFF_LINES] + ([f"... {len(diff) - DIFF_LINES} more lines"] if len(diff) > DIFF_LINES else [])
+    return "\n".join(shown) or "(they differ only in whitespace at the end)"
+
+
+def assert_live_is_the_rendered_template(host, live: str, what: str) -> None:
+    """deploys/lib/validated.py renders the repo's template to STAGING_DIR/<live> and puts it live only once
+    its checker accepts it: a live file that differs was edited by hand, or its checker refused the new one."""
+    staged = f"{STAGING_DIR}{live}"
+    both = host.run("cat %s && printf '\\0' && cat %s", live, staged)
+    assert both.rc == 0, f"cannot read {what} ({live}) or the deploy's rendering of it ({staged}): {both.stderr}"
+    live_text, staged_text = both.stdout.split("\0", 1)
+    assert live_text == staged_text, (
+        f"{what} differs from the repo's template as the deploy rendered it (edited by hand, or the deploy's "
+        f"new version was refused by its checker):\n"
+        + first_lines_of_diff(staged_text, live_text, f"{staged} (the repo's template)", f"{live} (live)"))
 
 
 def read_env_names(host, data: dict, process: str = WEB) -> set[str]:

@@ -10,7 +10,7 @@ import pytest
 from app.config import PROCESSES, VARS, WEB
 from deploys.lib.app_runtime import APP, env_file
 from deploys.lib.releases import artefact, shipped_files
-from tests.host.conftest import app_curl, read_env_names, unit_properties
+from tests.host.conftest import app_curl, first_lines_of_diff, read_env_names, unit_properties
 from tests.inventory import REPO
 
 APP_SRC = REPO / "app"
@@ -56,19 +56,29 @@ def test_service_user_cannot_change_its_code_or_env(host, target):
 
 
 def test_deployed_code_is_the_repos_app(host, target):
+    deployed = f"{target.data['app_dir']}/current/app"
     remote = dict(
         reversed(line.split(None, 1)) for line in host.check_output(
-            "cd %s && find . -type f ! -name '*.pyc' -exec sha256sum {} +", f"{target.data['app_dir']}/current/app"
-        ).splitlines())
+            "cd %s && find . -type f ! -name '*.pyc' -exec sha256sum {} +", deployed).splitlines())
     local = {"./" + str(p.relative_to(APP_SRC)): hashlib.sha256(p.read_bytes()).hexdigest() for p in shipped_files()}
-    assert remote == local
+    changed = sorted(name for name in local.keys() & remote.keys() if local[name] != remote[name])
+    only_in_repo, only_on_host = sorted(local.keys() - remote.keys()), sorted(remote.keys() - local.keys())
+    assert not (changed or only_in_repo or only_on_host), "\n".join([
+        f"the deployed app ({deployed}) differs from the repo's app/: changed {changed}, "
+        f"missing on the host {only_in_repo}, only on the host {only_on_host}",
+        *(first_lines_of_diff((APP_SRC / name).read_text(), host.check_output("cat %s/%s", deployed, name),
+                              f"app/{name[2:]} (repo)", f"{deployed}/{name[2:]} (host)") for name in changed[:1]),
+    ])
 
 
 def test_the_service_runs_the_current_release_which_is_the_repos(host, target):
     app_dir, release = target.data["app_dir"], artefact()[0]
-    assert host.file(f"{app_dir}/current").linked_to == f"{app_dir}/releases/{release}"
+    current = host.file(f"{app_dir}/current").linked_to
+    assert current == f"{app_dir}/releases/{release}", \
+        f"{app_dir}/current is {current}, not the repo's app/ (release {release}): it was not deployed"
     pid = unit_properties(host, f"{APP}.service", "MainPID")["MainPID"]
-    assert host.check_output("readlink /proc/%s/cwd", pid) == f"{app_dir}/releases/{release}"
+    running = host.check_output("readlink /proc/%s/cwd", pid)
+    assert running == current, f"the service still runs {running}, not {current}: it was not restarted onto it"
     releases = host.check_output("ls -1 %s/releases", app_dir).split()
     assert release in releases and len(releases) <= target.data["app_releases_kept"], releases
 

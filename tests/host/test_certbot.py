@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.host.conftest import exposure, unit_properties
+from tests.host.conftest import exposure, first_lines_of_diff, unit_properties
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,9 @@ def test_nginx_serves_the_live_certificate(host, target, live):
     served = host.check_output(
         f"openssl s_client -connect 127.0.0.1:443 -servername {target.data['domain']} </dev/null 2>/dev/null"
         " | openssl x509 -noout -serial")
-    assert served == host.check_output(f"openssl x509 -in {live}/cert.pem -noout -serial")
+    current = host.check_output(f"openssl x509 -in {live}/cert.pem -noout -serial")
+    assert served == current, (f"nginx serves a certificate other than {live}/cert.pem ({served}, the file's "
+                               f"{current}): it was not reloaded since the last issue or renewal")
 
 
 def test_renewal_by_timer_with_nginx_reload(host):
@@ -44,7 +46,10 @@ def test_renewals_trust_the_same_acme_ca(host, target):
     environment = host.check_output("systemctl show certbot.service -p Environment")
     if target.data["acme_ca_bundle"]:
         assert "REQUESTS_CA_BUNDLE=/etc/letsencrypt/acme-ca-bundle.pem" in environment
-        assert host.file("/etc/letsencrypt/acme-ca-bundle.pem").content_string == target.data["acme_ca_bundle"]
+        path = "/etc/letsencrypt/acme-ca-bundle.pem"
+        bundle = host.file(path).content_string
+        assert bundle == target.data["acme_ca_bundle"], f"{path} differs from acme_ca_bundle:\n" \
+            + first_lines_of_diff(target.data["acme_ca_bundle"], bundle, "acme_ca_bundle", path)
     else:
         assert "REQUESTS_CA_BUNDLE" not in environment
 

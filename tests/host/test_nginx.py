@@ -2,7 +2,7 @@
 (requests go to the host's own loopback)."""
 
 from deploys.lib.app_runtime import APP
-from tests.host.conftest import exposure, main_process_status, unit_properties
+from tests.host.conftest import assert_live_is_the_rendered_template, exposure, main_process_status, unit_properties
 
 
 def test_nginx_running_on_a_valid_config(host):
@@ -13,9 +13,7 @@ def test_nginx_running_on_a_valid_config(host):
 def test_site_enabled_and_default_gone(host):
     assert host.file(f"/etc/nginx/sites-enabled/{APP}").linked_to == f"/etc/nginx/sites-available/{APP}"
     assert not host.file("/etc/nginx/sites-enabled/default").exists
-    live = f"/etc/nginx/sites-available/{APP}"
-    # A site nginx -t refused stays staged and differs from the live file.
-    assert host.file(live).sha256sum == host.file(f"/var/lib/pyinfra-staged{live}").sha256sum
+    assert_live_is_the_rendered_template(host, f"/etc/nginx/sites-available/{APP}", "the nginx site")
 
 
 def test_served_config(host, target):

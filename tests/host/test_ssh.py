@@ -2,7 +2,7 @@
 
 import pytest
 
-from tests.host.conftest import exposure, main_process_status, process_status
+from tests.host.conftest import assert_live_is_the_rendered_template, exposure, main_process_status, process_status
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,9 @@ def test_sessions_and_keepalives(sshd, target):
 
 
 def test_live_drop_in_is_the_deployed_one(host):
-    # A drop-in sshd -t refused stays staged and differs from the live file.
     live = "/etc/ssh/sshd_config.d/10-hardening.conf"
     assert host.file(live).mode == 0o644
-    assert host.file(live).sha256sum == host.file(f"/var/lib/pyinfra-staged{live}").sha256sum
+    assert_live_is_the_rendered_template(host, live, "the sshd hardening drop-in")
     assert host.run("sshd -t").rc == 0
     assert host.service("ssh").is_running
 
@@ -90,5 +89,6 @@ def test_login_sessions_keep_full_privileges(host):
     session, init = process_status(host, "self"), process_status(host, "1")
     assert session["CapBnd"] == init["CapBnd"]
     assert session["NoNewPrivs"] == "0"
-    assert host.check_output("readlink /proc/self/ns/mnt") == host.check_output("readlink /proc/1/ns/mnt")
+    assert host.check_output("readlink /proc/self/ns/mnt") == host.check_output("readlink /proc/1/ns/mnt"), \
+        "login sessions get a mount namespace of their own (sshd's sandbox leaks into them)"
     assert "/session-" in host.check_output("cat /proc/self/cgroup")

@@ -1,0 +1,72 @@
+"""The host checks' closing summary, one screen: per concern (the test module,
+test_nginx.py is "nginx"), how many checks passed and failed, and each
+failure's one-line reason (its assertion message's first line). Registered by
+tests/host/conftest.py, so it prints wherever the host tier runs."""
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+HOST_TESTS = Path(__file__).resolve().parent
+REASONS_SHOWN = 3  # failures listed per concern; the rest are counted (pytest's report above has them all)
+
+
+@dataclass
+class Concern:
+    passed: int = 0
+    skipped: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (check, reason)
+
+
+def concern_of(report: pytest.TestReport) -> str | None:
+    path = Path(report.fspath).resolve()
+    if path.parent != HOST_TESTS:
+        return None
+    return path.stem.removeprefix("test_")
+
+
+def reason_of(report: pytest.TestReport) -> str:
+    """The failure's first line in words: the assertion's message, or the error pytest caught."""
+    crash = getattr(report.longrepr, "reprcrash", None)
+    text = crash.message if crash else str(report.longrepr)
+    first = text.strip().splitlines()[0] if text.strip() else "(no message)"
+    return first.removeprefix("AssertionError: ").removeprefix("Failed: ")
+
+
+class ConcernSummary:
+    def __init__(self):
+        self.concerns: dict[str, Concern] = defaultdict(Concern)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport):
+        concern = concern_of(report)
+        if concern is None:
+            return
+        check = report.nodeid.split("::", 1)[1]
+        if report.failed:  # in setup (a fixture), the call or teardown: each counts once per phase
+            phase = "" if report.when == "call" else f" (in {report.when})"
+            self.concerns[concern].failures.append((check + phase, reason_of(report)))
+        elif report.skipped:
+            self.concerns[concern].skipped += 1
+        elif report.when == "call":
+            self.concerns[concern].passed += 1
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if not self.concerns:
+            return
+        write = terminalreporter.write_line
+        width = terminalreporter._tw.fullwidth
+        terminalreporter.section("host checks by concern")
+        for name, concern in sorted(self.concerns.items()):
+            counts = [f"{concern.passed} passed"]
+            if concern.failures:
+                counts.append(f"{len(concern.failures)} failed")
+            if concern.skipped:
+                counts.append(f"{concern.skipped} skipped")
+            write(f"{'FAIL' if concern.failures else 'ok  '} {name:<14} {', '.join(counts)}",
+                  red=bool(concern.failures), green=not concern.failures)
+            for check, reason in concern.failures[:REASONS_SHOWN]:
+                write(f"       {check}: {reason}"[:width])
+            if len(concern.failures) > REASONS_SHOWN:
+                write(f"       ... and {len(concern.failures) - REASONS_SHOWN} more (listed above)")
