@@ -56,7 +56,6 @@ class ConcernSummary:
         if not self.concerns:
             return
         write = terminalreporter.write_line
-        width = terminalreporter._tw.fullwidth
         terminalreporter.section("host checks by concern")
         for name, concern in sorted(self.concerns.items()):
             counts = [f"{concern.passed} passed"]
@@ -67,6 +66,6 @@ class ConcernSummary:
             write(f"{'FAIL' if concern.failures else 'ok  '} {name:<14} {', '.join(counts)}",
                   red=bool(concern.failures), green=not concern.failures)
             for check, reason in concern.failures[:REASONS_SHOWN]:
-                write(f"       {check}: {reason}"[:width])
+                write(f"       {check}: {reason}")
             if len(concern.failures) > REASONS_SHOWN:
                 write(f"       ... and {len(concern.failures) - REASONS_SHOWN} more (listed above)")
