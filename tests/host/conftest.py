@@ -52,16 +52,30 @@ def app_curl(data: dict) -> str:
     return f"curl -sS --unix-socket {data['app_socket']}"
 
 
+def assert_enabled_and_running(host, unit: str) -> None:
+    service = host.service(unit)
+    assert service.is_enabled, f"{unit} is not enabled: it would not start at boot"
+    assert service.is_running, f"{unit} is not running (systemctl status {unit})"
+
+
+def assert_owner_and_mode(file, owner: str, group: str, mode: int) -> None:
+    """file (a testinfra host.file) is owner:group with mode; a failure says what it is instead, as ls would."""
+    assert (file.user, file.group, file.mode) == (owner, group, mode), \
+        f"{file.path} is {file.user}:{file.group} {file.mode:04o}, not {owner}:{group} {mode:04o}"
+
+
 def unit_properties(host, unit: str, *names: str) -> dict[str, str]:
     out = host.check_output("systemctl show %s -p %s", unit, ",".join(names))
     return dict(line.split("=", 1) for line in out.splitlines())
 
 
-def exposure(host, unit: str) -> float:
-    """unit's overall exposure level from `systemd-analyze security` (0 to 10):
-    what its unit file and drop-ins, as loaded, allow."""
+def assert_exposure_at_most(host, unit: str, most: float, limit: str) -> None:
+    """unit's overall exposure level from `systemd-analyze security` (0 to 10), what its unit file and
+    drop-ins, as loaded, allow, is at most `most` (named `limit` in the failure)."""
     out = host.check_output("systemd-analyze security --no-pager %s | tail -1", unit)
-    return float(re.search(r"exposure level for \S+: ([\d.]+)", out)[1])
+    level = float(re.search(r"exposure level for \S+: ([\d.]+)", out)[1])
+    assert level <= most, f"{unit}'s exposure (systemd-analyze security) is {level}, above {limit} ({most}): " \
+        "its sandboxing drop-in is missing, not loaded (daemon-reload) or loosened"
 
 
 def process_status(host, pid: str) -> dict[str, str]:

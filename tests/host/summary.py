@@ -1,7 +1,8 @@
 """The host checks' closing summary, one screen: per concern (the test module,
-test_nginx.py is "nginx"), how many checks passed and failed, and each
-failure's one-line reason (its assertion message's first line). Registered by
-tests/host/conftest.py, so it prints wherever the host tier runs."""
+test_nginx.py is "nginx"), how many checks passed and failed, and for each
+failure the check's name in words (what should hold) and the first line of its
+assertion message (what does not). Registered by tests/host/conftest.py, so it
+prints wherever the host tier runs."""
 
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -27,6 +28,12 @@ def concern_of(report: pytest.TestReport) -> str | None:
     return path.stem.removeprefix("test_")
 
 
+def check_of(report: pytest.TestReport) -> str:
+    """test_key_only_logins[x] -> "key only logins [x]": the check's name is a sentence."""
+    name, _, parameters = report.nodeid.split("::", 1)[1].partition("[")
+    return name.removeprefix("test_").replace("_", " ") + (f" [{parameters}" if parameters else "")
+
+
 def reason_of(report: pytest.TestReport) -> str:
     """The failure's first line in words: the assertion's message, or the error pytest caught."""
     crash = getattr(report.longrepr, "reprcrash", None)
@@ -43,7 +50,7 @@ class ConcernSummary:
         concern = concern_of(report)
         if concern is None:
             return
-        check = report.nodeid.split("::", 1)[1]
+        check = check_of(report)
         if report.failed:  # in setup (a fixture), the call or teardown: each counts once per phase
             phase = "" if report.when == "call" else f" (in {report.when})"
             self.concerns[concern].failures.append((check + phase, reason_of(report)))

@@ -4,6 +4,7 @@ import ipaddress
 import re
 
 from deploys.lib.facts import PendingSecurityUpgrades
+from tests.host.conftest import assert_enabled_and_running
 
 
 def is_address(name: str) -> bool:
@@ -39,8 +40,7 @@ def test_unattended_security_upgrades_enabled(host):
     origins = host.check_output("apt-config dump Unattended-Upgrade::Origins-Pattern")
     assert "security" in origins.lower()
     for timer in ("apt-daily.timer", "apt-daily-upgrade.timer"):
-        assert host.service(timer).is_enabled, timer
-        assert host.service(timer).is_running, timer
+        assert_enabled_and_running(host, timer)
 
 
 def test_unattended_upgrades_dry_run_finds_security_origin(host):
@@ -72,8 +72,7 @@ def test_no_service_runs_a_replaced_library(host):
 
 
 def test_clock_follows_the_configured_time_sources(host, target):
-    chrony = host.service("chrony")
-    assert chrony.is_enabled and chrony.is_running
+    assert_enabled_and_running(host, "chrony")
     tracking = {key.strip(): value.strip() for key, value in
                 (line.split(" : ", 1) for line in host.check_output("chronyc -n tracking").splitlines())}
     assert tracking["Leap status"] == "Normal", tracking  # "Not synchronised" until a source is chosen

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.host.conftest import exposure, first_lines_of_diff, unit_properties
+from tests.host.conftest import (assert_enabled_and_running, assert_exposure_at_most, first_lines_of_diff,
+                                  unit_properties)
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +38,10 @@ def test_nginx_serves_the_live_certificate(host, target, live):
 
 
 def test_renewal_by_timer_with_nginx_reload(host):
-    assert host.service("certbot.timer").is_enabled and host.service("certbot.timer").is_running
+    assert_enabled_and_running(host, "certbot.timer")
     hook = host.file("/etc/letsencrypt/renewal-hooks/deploy/reload-nginx")
-    assert hook.mode == 0o755 and "systemctl reload nginx" in hook.content_string
+    assert hook.mode == 0o755, f"{hook.path} is mode {hook.mode:04o}, not 0755: certbot would not run it"
+    assert "systemctl reload nginx" in hook.content_string, f"{hook.path} does not reload nginx"
 
 
 def test_renewals_trust_the_same_acme_ca(host, target):
@@ -55,7 +57,7 @@ def test_renewals_trust_the_same_acme_ca(host, target):
 
 
 def test_renewals_run_in_a_sandbox(host, target):
-    assert exposure(host, "certbot.service") <= target.data["daemon_exposure_max"]
+    assert_exposure_at_most(host, "certbot.service", target.data["daemon_exposure_max"], "daemon_exposure_max")
     props = unit_properties(host, "certbot.service", "ProtectSystem", "ReadWritePaths", "CapabilityBoundingSet")
     assert props["ProtectSystem"] == "strict" and props["CapabilityBoundingSet"] == ""
     assert target.data["acme_webroot"] in props["ReadWritePaths"].split()  # the http-01 challenges

@@ -26,7 +26,9 @@ def test_each_session_has_its_own_temporary_directory(host):
     uid = host.check_output("id -u")
     assert host.check_output("echo $TMPDIR") == f"/tmp/user/{uid}"
     tmpdir = host.file(f"/tmp/user/{uid}")
-    assert tmpdir.is_directory and tmpdir.mode == 0o700 and tmpdir.uid == int(uid)
+    assert tmpdir.is_directory, f"/tmp/user/{uid} is not a directory"
+    assert (tmpdir.uid, tmpdir.mode) == (int(uid), 0o700), \
+        f"/tmp/user/{uid} is uid {tmpdir.uid} mode {tmpdir.mode:04o}, not uid {uid} mode 0700"
 
 
 def test_login_sessions_dump_no_core(host):

@@ -2,12 +2,14 @@
 (requests go to the host's own loopback)."""
 
 from deploys.lib.app_runtime import APP
-from tests.host.conftest import assert_live_is_the_rendered_template, exposure, main_process_status, unit_properties
+from tests.host.conftest import (assert_enabled_and_running, assert_exposure_at_most,
+                                  assert_live_is_the_rendered_template, main_process_status, unit_properties)
 
 
 def test_nginx_running_on_a_valid_config(host):
-    assert host.service("nginx").is_enabled and host.service("nginx").is_running
-    assert host.run("nginx -t -q").rc == 0
+    assert_enabled_and_running(host, "nginx")
+    check = host.run("nginx -t -q")
+    assert check.rc == 0, f"nginx -t refuses the config on disk: {check.stderr}"
 
 
 def test_site_enabled_and_default_gone(host):
@@ -53,7 +55,7 @@ def test_listens_on_80_and_443(host):
 
 
 def test_nginx_runs_in_its_sandbox(host, target):
-    assert exposure(host, "nginx.service") <= target.data["daemon_exposure_max"]
+    assert_exposure_at_most(host, "nginx.service", target.data["daemon_exposure_max"], "daemon_exposure_max")
     props = unit_properties(host, "nginx.service", "ProtectSystem", "ReadWritePaths", "NoNewPrivileges")
     assert props["ProtectSystem"] == "strict" and props["NoNewPrivileges"] == "yes"
     assert set(props["ReadWritePaths"].split()) == {"/var/log/nginx", "/var/lib/nginx", "/run"}

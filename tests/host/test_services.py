@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 
 from deploys.lib.app_runtime import APP
-from tests.host.conftest import assert_every, calendar_elapses, exposure, next_elapse, unit_properties
+from tests.host.conftest import (assert_enabled_and_running, assert_every, assert_exposure_at_most, calendar_elapses,
+                                  next_elapse, unit_properties)
 
 SANDBOXING = {
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
@@ -15,8 +16,7 @@ SANDBOXING = {
 
 
 def test_app_service_enabled_active_and_configured(host, target):
-    service = host.service(f"{APP}.service")
-    assert service.is_enabled and service.is_running
+    assert_enabled_and_running(host, f"{APP}.service")
     props = unit_properties(host, f"{APP}.service", "User", "Restart", "EnvironmentFiles", "ReadWritePaths")
     assert props["User"] == target.data["app_user"]
     assert props["Restart"] == "on-failure"
@@ -33,15 +33,14 @@ def test_gunicorn_serves_as_the_service_user(host, target):
 @pytest.mark.parametrize("unit", [f"{APP}.service", f"{APP}-token-refresh.service", f"{APP}-webhook-processor.service"])
 def test_units_are_sandboxed_with_exposure_at_most_2(host, unit):
     assert unit_properties(host, unit, *SANDBOXING) == SANDBOXING
-    assert exposure(host, unit) <= 2.0
+    assert_exposure_at_most(host, unit, 2.0, "the app's units' limit")
 
 
 @pytest.mark.parametrize("job", ["token-refresh", "webhook-processor"])
 def test_job_services_are_oneshot_and_timer_driven(host, target, job):
     props = unit_properties(host, f"{APP}-{job}.service", "Type", "User", "TriggeredBy")
     assert props == {"Type": "oneshot", "User": target.data["app_user"], "TriggeredBy": f"{APP}-{job}.timer"}
-    timer = host.service(f"{APP}-{job}.timer")
-    assert timer.is_enabled and timer.is_running
+    assert_enabled_and_running(host, f"{APP}-{job}.timer")
 
 
 def test_token_refresh_runs_daily_at_2_utc_and_catches_up(host):

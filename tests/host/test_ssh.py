@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.host.conftest import assert_live_is_the_rendered_template, exposure, main_process_status, process_status
+from tests.host.conftest import (assert_exposure_at_most, assert_live_is_the_rendered_template, assert_owner_and_mode,
+                                  main_process_status, process_status)
 
 
 @pytest.fixture(scope="module")
@@ -44,10 +45,11 @@ def test_sessions_and_keepalives(sshd, target):
 
 def test_live_drop_in_is_the_deployed_one(host):
     live = "/etc/ssh/sshd_config.d/10-hardening.conf"
-    assert host.file(live).mode == 0o644
+    assert_owner_and_mode(host.file(live), "root", "root", 0o644)
     assert_live_is_the_rendered_template(host, live, "the sshd hardening drop-in")
-    assert host.run("sshd -t").rc == 0
-    assert host.service("ssh").is_running
+    check = host.run("sshd -t")
+    assert check.rc == 0, f"sshd -t refuses the config on disk: {check.stderr}"
+    assert host.service("ssh").is_running, "ssh.service is not running"
 
 
 def test_team_members_have_their_keys_and_only_them(host, target):
@@ -55,7 +57,8 @@ def test_team_members_have_their_keys_and_only_them(host, target):
     for person in target.data["team"]:
         user = host.user(person["name"])
         assert user.exists and group in user.groups, person["name"]
-        assert host.file(user.home).mode == 0o750, person["name"]
+        home = host.file(user.home)
+        assert home.mode == 0o750, f"{person['name']}'s home {user.home} is mode {home.mode:04o}, not 0750"
         keys = host.file(f"{user.home}/.ssh/authorized_keys").content_string.splitlines()
         assert sorted(keys) == sorted(person["keys"]), person["name"]
     managed = {name for name in host.check_output(f"getent group {group} | cut -d: -f4").split(",") if name}
@@ -64,7 +67,7 @@ def test_team_members_have_their_keys_and_only_them(host, target):
 
 def test_sudo_only_for_those_who_have_it(host, target):
     sudoers = host.file("/etc/sudoers.d/team")
-    assert sudoers.mode == 0o440 and sudoers.user == "root"
+    assert_owner_and_mode(sudoers, "root", "root", 0o440)
     granted = {line.split()[0] for line in sudoers.content_string.splitlines() if line and not line.startswith("#")}
     assert granted == {person["name"] for person in target.data["team"] if person.get("sudo")}
 
@@ -78,7 +81,7 @@ def test_team_keys_in_root_only_by_choice(host, target):
 
 
 def test_sshd_sandbox_at_its_documented_exposure(host, target):
-    assert exposure(host, "ssh.service") <= target.data["ssh_exposure_max"]
+    assert_exposure_at_most(host, "ssh.service", target.data["ssh_exposure_max"], "ssh_exposure_max")
     assert main_process_status(host, "ssh.service")["Seccomp"] == "2"  # sshd runs with its filter
 
 
