@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-HOST_TESTS = Path(__file__).resolve().parent
+HOST_TIER = ("tests", "host")  # where a node id (relative to the repo) of a host check starts
 REASONS_SHOWN = 3  # failures listed per concern; the rest are counted (pytest's report above has them all)
 
 
@@ -22,8 +22,9 @@ class Concern:
 
 
 def concern_of(report: pytest.TestReport) -> str | None:
-    path = Path(report.fspath).resolve()
-    if path.parent != HOST_TESTS:
+    """test_nginx.py's checks are "nginx"; None for a test of another tier (several may run at once)."""
+    path = Path(report.nodeid.split("::", 1)[0])
+    if path.parent.parts != HOST_TIER:
         return None
     return path.stem.removeprefix("test_")
 
