@@ -74,7 +74,14 @@ def test_a_concern_lists_its_first_failures_and_counts_the_rest():
     lines = summary_of(*failures)
     assert lines[1] == f"FAIL app            0 passed, {REASONS_SHOWN + 2} failed"
     assert lines[2:] == [f"       check {n}: reason {n}" for n in range(REASONS_SHOWN)] + \
-        ["       ... and 2 more (listed above)"]
+        ["       ... and 2 more reasons (listed above)"]
+
+
+def test_checks_failing_for_the_same_reason_share_one_line():
+    unreachable = "cannot reach ssh://root@192.0.2.1 over SSH: Connection refused"
+    lines = summary_of(*(report(f"tests/host/test_ssh.py::test_check_{n}", "failed", "setup", f"Failed: {unreachable}")
+                         for n in range(5)))
+    assert lines[1:] == ["FAIL ssh            0 passed, 5 failed", f"       5 checks: {unreachable}"]
 
 
 def test_a_drifted_file_shows_the_first_lines_of_its_diff():

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 HOST_TIER = ("tests", "host")  # where a node id (relative to the repo) of a host check starts
-REASONS_SHOWN = 3  # failures listed per concern; the rest are counted (pytest's report above has them all)
+REASONS_SHOWN = 3  # distinct failure reasons listed per concern; the rest are counted (pytest's report has them all)
 
 
 @dataclass
@@ -19,6 +19,15 @@ class Concern:
     passed: int = 0
     skipped: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)  # (check, reason)
+
+    def reasons(self) -> list[str]:
+        """One line per distinct reason, in the order they came: "check: reason", or "N checks: reason"
+        (an unreachable host, say, fails every check for the same reason)."""
+        checks: dict[str, list[str]] = {}
+        for check, reason in self.failures:
+            checks.setdefault(reason, []).append(check)
+        return [f"{names[0] if len(names) == 1 else f'{len(names)} checks'}: {reason}"
+                for reason, names in checks.items()]
 
 
 def concern_of(report: pytest.TestReport) -> str | None:
@@ -73,7 +82,8 @@ class ConcernSummary:
                 counts.append(f"{concern.skipped} skipped")
             write(f"{'FAIL' if concern.failures else 'ok  '} {name:<14} {', '.join(counts)}",
                   red=bool(concern.failures), green=not concern.failures)
-            for check, reason in concern.failures[:REASONS_SHOWN]:
-                write(f"       {check}: {reason}")
-            if len(concern.failures) > REASONS_SHOWN:
-                write(f"       ... and {len(concern.failures) - REASONS_SHOWN} more (listed above)")
+            reasons = concern.reasons()
+            for line in reasons[:REASONS_SHOWN]:
+                write(f"       {line}")
+            if len(reasons) > REASONS_SHOWN:
+                write(f"       ... and {len(reasons) - REASONS_SHOWN} more reasons (listed above)")
