@@ -5,6 +5,8 @@ import datetime as dt
 import difflib
 import re
 
+import pytest
+
 from app.config import WEB
 from deploys.lib.app_runtime import env_file
 from deploys.lib.validated import STAGING_DIR
@@ -25,7 +27,7 @@ def first_lines_of_diff(expected: str, actual: str, expected_name: str, actual_n
     diff = list(difflib.unified_diff(expected.splitlines(), actual.splitlines(), expected_name, actual_name,
                                      lineterm="", n=1))
     shown = diff[:DIFF_LINES] + ([f"... {len(diff) - DIFF_LINES} more lines"] if len(diff) > DIFF_LINES else [])
-    return "\n".join(shown) or "(they differ only in whitespace at the end)"
+    return "\n".join(shown) or "(they differ only in line endings or the final newline)"
 
 
 def assert_live_is_the_rendered_template(host, live: str, what: str) -> None:
@@ -35,10 +37,11 @@ def assert_live_is_the_rendered_template(host, live: str, what: str) -> None:
     both = host.run("cat %s && printf '\\0' && cat %s", live, staged)
     assert both.rc == 0, f"cannot read {what} ({live}) or the deploy's rendering of it ({staged}): {both.stderr}"
     live_text, staged_text = both.stdout.split("\0", 1)
-    assert live_text == staged_text, (
-        f"{what} differs from the repo's template as the deploy rendered it (edited by hand, or the deploy's "
-        f"new version was refused by its checker):\n"
-        + first_lines_of_diff(staged_text, live_text, f"{staged} (the repo's template)", f"{live} (live)"))
+    if live_text != staged_text:  # pytest.fail: the diff says it all, pytest's own comparison would repeat it
+        pytest.fail(f"{what} differs from the repo's template as the deploy rendered it: edited by hand, or the "
+                    f"deploy's new version was refused by its checker. The first differing lines:\n"
+                    + first_lines_of_diff(staged_text, live_text, f"{staged} (rendered from the repo)",
+                                          f"{live} (live)"), pytrace=False)
 
 
 def read_env_names(host, data: dict, process: str = WEB) -> set[str]:
