@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.host.conftest import DIFF_LINES, first_lines_of_diff
+from tests.host.conftest import DIFF_LINES, assert_settings, first_lines_of_diff
 from tests.host.summary import REASONS_SHOWN, ConcernSummary
 
 
@@ -94,3 +94,12 @@ def test_a_drifted_file_shows_the_first_lines_of_its_diff():
 def test_a_long_diff_is_cut_saying_how_much_is_left():
     shown = first_lines_of_diff("a\n" * 100, "b\n" * 100, "repo", "host").splitlines()
     assert len(shown) == DIFF_LINES + 1 and shown[-1] == f"... {203 - DIFF_LINES} more lines"
+
+
+def test_settings_that_differ_are_each_named_with_both_values():
+    with pytest.raises(AssertionError) as failure:
+        assert_settings({"passwordauthentication": "yes", "pubkeyauthentication": "yes"},
+                        {"passwordauthentication": "no", "pubkeyauthentication": "yes", "maxsessions": "10"}, "sshd -T")
+    assert str(failure.value).splitlines()[0] == \
+        "sshd -T: passwordauthentication is 'yes', not 'no'; maxsessions is '(unset)', not '10'"
+    assert_settings({"a": "1", "b": "2"}, {"a": "1"}, "anything")  # what is not asked about is not judged

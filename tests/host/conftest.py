@@ -55,6 +55,13 @@ def app_curl(data: dict) -> str:
     return f"curl -sS --unix-socket {data['app_socket']}"
 
 
+def assert_settings(found: dict, wanted: dict, source: str) -> None:
+    """Each wanted setting has its value in found (as read from source); a failure names every one that differs."""
+    wrong = [f"{name} is {found.get(name, '(unset)')!r}, not {value!r}" for name, value in wanted.items()
+             if found.get(name) != value]
+    assert wrong == [], f"{source}: " + "; ".join(wrong)
+
+
 def assert_enabled_and_running(host, unit: str) -> None:
     service = host.service(unit)
     assert service.is_enabled, f"{unit} is not enabled: it would not start at boot"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.host.conftest import (assert_enabled_and_running, assert_exposure_at_most, first_lines_of_diff,
-                                  unit_properties)
+from tests.host.conftest import (assert_enabled_and_running, assert_exposure_at_most, assert_settings,
+                                  first_lines_of_diff, unit_properties)
 
 
 @pytest.fixture(scope="module")
@@ -59,5 +59,6 @@ def test_renewals_trust_the_same_acme_ca(host, target):
 def test_renewals_run_in_a_sandbox(host, target):
     assert_exposure_at_most(host, "certbot.service", target.data["daemon_exposure_max"], "daemon_exposure_max")
     props = unit_properties(host, "certbot.service", "ProtectSystem", "ReadWritePaths", "CapabilityBoundingSet")
-    assert props["ProtectSystem"] == "strict" and props["CapabilityBoundingSet"] == ""
-    assert target.data["acme_webroot"] in props["ReadWritePaths"].split()  # the http-01 challenges
+    assert_settings(props, {"ProtectSystem": "strict", "CapabilityBoundingSet": ""}, "systemctl show certbot.service")
+    assert target.data["acme_webroot"] in props["ReadWritePaths"].split(), \
+        f"certbot.service may not write the http-01 challenges to {target.data['acme_webroot']}"

@@ -4,6 +4,8 @@ against production."""
 
 import pytest
 
+from tests.host.conftest import assert_settings
+
 
 def active_lines(host, path: str) -> list[list[str]]:
     return [line.split() for line in host.file(path).content_string.splitlines()
@@ -42,8 +44,8 @@ def test_idle_login_shells_log_out(host, target):
 
 
 def test_new_accounts_defaults(login_defs, target):
-    assert login_defs["UMASK"] == target.data["login_umask"]
-    assert login_defs["PASS_MIN_DAYS"] == str(target.data["password_min_days"])
+    assert_settings(login_defs, {"UMASK": target.data["login_umask"],
+                                 "PASS_MIN_DAYS": str(target.data["password_min_days"])}, "/etc/login.defs")
     assert login_defs.get("PASS_MAX_DAYS", "99999") == "99999"  # see group data: expiry would lock key logins
 
 

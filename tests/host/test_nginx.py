@@ -3,7 +3,8 @@
 
 from deploys.lib.app_runtime import APP
 from tests.host.conftest import (assert_enabled_and_running, assert_exposure_at_most,
-                                  assert_live_is_the_rendered_template, main_process_status, unit_properties)
+                                  assert_live_is_the_rendered_template, assert_settings, main_process_status,
+                                  unit_properties)
 
 
 def test_nginx_running_on_a_valid_config(host):
@@ -57,8 +58,9 @@ def test_listens_on_80_and_443(host):
 def test_nginx_runs_in_its_sandbox(host, target):
     assert_exposure_at_most(host, "nginx.service", target.data["daemon_exposure_max"], "daemon_exposure_max")
     props = unit_properties(host, "nginx.service", "ProtectSystem", "ReadWritePaths", "NoNewPrivileges")
-    assert props["ProtectSystem"] == "strict" and props["NoNewPrivileges"] == "yes"
-    assert set(props["ReadWritePaths"].split()) == {"/var/log/nginx", "/var/lib/nginx", "/run"}
+    assert_settings(props, {"ProtectSystem": "strict", "NoNewPrivileges": "yes"}, "systemctl show nginx.service")
+    assert set(props["ReadWritePaths"].split()) == {"/var/log/nginx", "/var/lib/nginx", "/run"}, \
+        f"nginx.service may write {props['ReadWritePaths']!r}, not just /var/log/nginx, /var/lib/nginx and /run"
     reload = host.check_output("systemctl show -P ExecReload nginx.service").splitlines()
     assert "argv[]=/usr/sbin/nginx -t " in reload[0]  # certbot's hook reloads through this check first
     # The running master, not just the unit: it was restarted into the sandbox.

@@ -1,7 +1,7 @@
 """deploys/postgres.py, as the host shows it. Read-only: safe against production."""
 
-from tests.host.conftest import (TABLES, assert_exposure_at_most, assert_owner_and_mode, listeners, main_process_status,
-                                  unit_properties)
+from tests.host.conftest import (TABLES, assert_exposure_at_most, assert_owner_and_mode, assert_settings, listeners,
+                                  main_process_status, unit_properties)
 
 # What docs/operations.md promises, written out here rather than asked of the
 # deploy's own functions: Debian keeps its own major, Ubuntu gets the wanted one.
@@ -76,10 +76,12 @@ def test_cluster_runs_in_its_sandbox(host, target, psql):
     unit = f"postgresql@{psql('SHOW server_version_num')[0][0][:2]}-main.service"
     assert_exposure_at_most(host, unit, target.data["daemon_exposure_max"], "daemon_exposure_max")
     props = unit_properties(host, unit, "ProtectSystem", "ReadWritePaths", "NoNewPrivileges", "MemoryDenyWriteExecute")
-    assert props["ProtectSystem"] == "strict" and props["NoNewPrivileges"] == "yes"
-    assert psql("SHOW data_directory")[0][0] in props["ReadWritePaths"].split()
     # JIT needs writable-then-executable memory: none denied, and a JIT-compiled query runs.
-    assert props["MemoryDenyWriteExecute"] == "no"
+    assert_settings(props, {"ProtectSystem": "strict", "NoNewPrivileges": "yes", "MemoryDenyWriteExecute": "no"},
+                    f"systemctl show {unit}")
+    data_directory = psql("SHOW data_directory")[0][0]
+    assert data_directory in props["ReadWritePaths"].split(), \
+        f"{unit} may not write its data directory {data_directory}: ReadWritePaths={props['ReadWritePaths']}"
     plan = psql("SET jit_above_cost = 0; EXPLAIN (ANALYZE) SELECT sum(n) FROM generate_series(1, 1000) AS n")
     if psql("SELECT current_setting('jit')::bool AND pg_jit_available()") == [["t"]]:
         assert ["JIT:"] in plan, plan

@@ -3,7 +3,7 @@
 import pytest
 
 from tests.host.conftest import (assert_exposure_at_most, assert_live_is_the_rendered_template, assert_owner_and_mode,
-                                  main_process_status, process_status)
+                                  assert_settings, main_process_status, process_status)
 
 
 @pytest.fixture(scope="module")
@@ -14,11 +14,13 @@ def sshd(host) -> dict[str, str]:
 
 
 def test_key_only_logins(sshd):
-    assert sshd["passwordauthentication"] == "no"
-    assert sshd["kbdinteractiveauthentication"] == "no"
-    assert sshd["pubkeyauthentication"] == "yes"
-    assert sshd["permitemptypasswords"] == "no"
-    assert sshd["permitrootlogin"] == "without-password"  # sshd -T's name for prohibit-password
+    assert_settings(sshd, {
+        "passwordauthentication": "no",
+        "kbdinteractiveauthentication": "no",
+        "pubkeyauthentication": "yes",
+        "permitemptypasswords": "no",
+        "permitrootlogin": "without-password",  # sshd -T's name for prohibit-password
+    }, "sshd -T")
 
 
 @pytest.mark.parametrize("setting, data_key", [
@@ -38,9 +40,12 @@ def test_only_root_and_the_team_may_log_in(host, target):
 
 
 def test_sessions_and_keepalives(sshd, target):
-    assert sshd["maxsessions"] == str(target.data["ssh_max_sessions"])
-    assert sshd["tcpkeepalive"] == "no"  # the encrypted ClientAlive messages find dead peers
-    assert (sshd["clientaliveinterval"], sshd["clientalivecountmax"]) == ("300", "2")
+    assert_settings(sshd, {
+        "maxsessions": str(target.data["ssh_max_sessions"]),
+        "tcpkeepalive": "no",  # the encrypted ClientAlive messages find dead peers
+        "clientaliveinterval": "300",
+        "clientalivecountmax": "2",
+    }, "sshd -T")
 
 
 def test_live_drop_in_is_the_deployed_one(host):
