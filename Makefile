@@ -21,9 +21,10 @@ sandbox: deps
 test: deps compat-venvs
 	$(PY) -m tests.tiers $(COMPAT_PYTHONS)
 
-## Read-only host checks against INVENTORY (default: the sandbox; INVENTORY=inventory.py for production).
+## Read-only host checks against INVENTORY (default: the sandbox; INVENTORY=inventory.py for production);
+## JUnit XML for CI in reports/verify.xml. -rN: the summary per concern ends the output, not a list of every failure.
 verify: deps
-	$(PY) -m pytest -m read_only_host_check tests/host --inventory=$(INVENTORY)
+	$(PY) -m pytest -m read_only_host_check tests/host --inventory=$(INVENTORY) --junitxml=reports/verify.xml -rN
 
 ## The disaster-recovery drill: data, backup, host destroyed and rebuilt, restore; prints the RTO.
 dr-drill: sandbox

@@ -57,7 +57,12 @@ def host(target):
     import testinfra
 
     spec, kwargs = target.testinfra_spec()
-    return testinfra.get_host(spec, **kwargs)
+    host = testinfra.get_host(spec, **kwargs)
+    try:  # once: an unreachable host is one reason, not a different ssh error in every check
+        host.run("true")
+    except RuntimeError as error:  # testinfra's, when ssh itself fails (exit 255)
+        pytest.fail(f"cannot reach {spec} over SSH: {error.args[0].stderr.strip()}", pytrace=False)
+    return host
 
 
 @pytest.fixture(scope="session")

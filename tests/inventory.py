@@ -2,6 +2,7 @@
 defaults overlaid with each host's own data."""
 
 import runpy
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,12 @@ class InventoryHost:
         spec = f"ssh://{self.data.get('ssh_user', 'root')}@{self.address}"
         if self.data.get("ssh_port"):
             spec += f":{self.data['ssh_port']}"
+        # Without a ControlPath ssh ignores ControlMaster: every command would open a new connection
+        # (key exchange and a PAM session, about 0.3 s) instead of a channel on one kept open (10 ms).
+        # %C is ssh's hash of user, host and port; testinfra %-formats the command, hence %%.
         return spec, {"ssh_identity_file": self.data.get("ssh_key"),
                       "ssh_extra_args": " ".join(extra + ["-o", "BatchMode=yes"]),
+                      "controlpath": f"{tempfile.gettempdir()}/testinfra-%%C",
                       "controlpersist": 10}
 
 

@@ -2,13 +2,46 @@
 comes from the inventory's data (target.data), never from sandbox defaults."""
 
 import datetime as dt
+import difflib
 import re
+
+import pytest
 
 from app.config import WEB
 from deploys.lib.app_runtime import env_file
+from deploys.lib.validated import STAGING_DIR
+from tests.host.summary import ConcernSummary
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(ConcernSummary(), "host-concern-summary")
+
 
 TABLES = {"users", "instagram_accounts", "instagram_pages", "access_tokens", "token_refresh_log",
           "webhook_events", "webhook_event_log"}
+DIFF_LINES = 25  # of a unified diff shown in a failure: enough to see what drifted, short enough to read
+
+
+def first_lines_of_diff(expected: str, actual: str, expected_name: str, actual_name: str) -> str:
+    """The first DIFF_LINES lines of a unified diff from expected to actual."""
+    diff = list(difflib.unified_diff(expected.splitlines(), actual.splitlines(), expected_name, actual_name,
+                                     lineterm="", n=1))
+    shown = diff[:DIFF_LINES] + ([f"... {len(diff) - DIFF_LINES} more lines"] if len(diff) > DIFF_LINES else [])
+    return "\n".join(shown) or "(they differ only in line endings or the final newline)"
+
+
+def assert_live_is_the_rendered_template(host, live: str, what: str) -> None:
+    """deploys/lib/validated.py renders the repo's template to STAGING_DIR/<live> and puts it live only once
+    its checker accepts it: a live file that differs was edited by hand, or its checker refused the new one."""
+    staged = f"{STAGING_DIR}{live}"
+    both = host.run("cat %s && printf '\\0' && cat %s", live, staged)
+    assert both.rc == 0, f"cannot read {what} ({live}) or the deploy's rendering of it ({staged}): {both.stderr}"
+    live_text, staged_text = both.stdout.split("\0", 1)
+    if live_text != staged_text:  # pytest.fail: the diff says it all, pytest's own comparison would repeat it
+        pytest.fail(f"{what} differs from the repo's template as the deploy rendered it: edited by hand, or the "
+                    f"deploy's new version was refused by its checker. The first differing lines:\n"
+                    + first_lines_of_diff(staged_text, live_text, f"{staged} (rendered from the repo)",
+                                          f"{live} (live)"), pytrace=False)
 
 
 def read_env_names(host, data: dict, process: str = WEB) -> set[str]:
@@ -22,16 +55,37 @@ def app_curl(data: dict) -> str:
     return f"curl -sS --unix-socket {data['app_socket']}"
 
 
+def assert_settings(found: dict, wanted: dict, source: str) -> None:
+    """Each wanted setting has its value in found (as read from source); a failure names every one that differs."""
+    wrong = [f"{name} is {found.get(name, '(unset)')!r}, not {value!r}" for name, value in wanted.items()
+             if found.get(name) != value]
+    assert wrong == [], f"{source}: " + "; ".join(wrong)
+
+
+def assert_enabled_and_running(host, unit: str) -> None:
+    service = host.service(unit)
+    assert service.is_enabled, f"{unit} is not enabled: it would not start at boot"
+    assert service.is_running, f"{unit} is not running (systemctl status {unit})"
+
+
+def assert_owner_and_mode(file, owner: str, group: str, mode: int) -> None:
+    """file (a testinfra host.file) is owner:group with mode; a failure says what it is instead, as ls would."""
+    assert (file.user, file.group, file.mode) == (owner, group, mode), \
+        f"{file.path} is {file.user}:{file.group} {file.mode:04o}, not {owner}:{group} {mode:04o}"
+
+
 def unit_properties(host, unit: str, *names: str) -> dict[str, str]:
     out = host.check_output("systemctl show %s -p %s", unit, ",".join(names))
     return dict(line.split("=", 1) for line in out.splitlines())
 
 
-def exposure(host, unit: str) -> float:
-    """unit's overall exposure level from `systemd-analyze security` (0 to 10):
-    what its unit file and drop-ins, as loaded, allow."""
+def assert_exposure_at_most(host, unit: str, most: float, limit: str) -> None:
+    """unit's overall exposure level from `systemd-analyze security` (0 to 10), what its unit file and
+    drop-ins, as loaded, allow, is at most `most` (named `limit` in the failure)."""
     out = host.check_output("systemd-analyze security --no-pager %s | tail -1", unit)
-    return float(re.search(r"exposure level for \S+: ([\d.]+)", out)[1])
+    level = float(re.search(r"exposure level for \S+: ([\d.]+)", out)[1])
+    assert level <= most, f"{unit}'s exposure (systemd-analyze security) is {level}, above {limit} ({most}): " \
+        "its sandboxing drop-in is missing, not loaded (daemon-reload) or loosened"
 
 
 def process_status(host, pid: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ import pytest
 from app.config import PROCESSES, VARS, WEB
 from deploys.lib.app_runtime import APP, env_file
 from deploys.lib.releases import artefact, shipped_files
-from tests.host.conftest import app_curl, read_env_names, unit_properties
+from tests.host.conftest import app_curl, assert_owner_and_mode, first_lines_of_diff, read_env_names, unit_properties
 from tests.inventory import REPO
 
 APP_SRC = REPO / "app"
@@ -38,39 +38,53 @@ def test_app_dir_layout_modes_and_owners(host, target):
         **{env_file(process, target.data["app_dir"]): ("root", user, 0o640) for process in PROCESSES},
     }
     for path, (owner, group, mode) in expected.items():
-        f = host.file(path)
-        assert (f.user, f.group, f.mode) == (owner, group, mode), path
+        assert_owner_and_mode(host.file(path), owner, group, mode)
 
 
 @pytest.mark.proves("S2.2-app-dir", "S6-env-location", "S7.3-tail-combined-log")
 def test_the_documents_app_path_leads_root_to_the_app_and_nobody_else(host, target):
-    assert host.file("/root/insta-connect-demo").linked_to == target.data["app_dir"]
-    assert host.run("cd /root/insta-connect-demo && test -f .env && test -d logs").rc == 0
-    assert host.run("runuser -u %s -- ls /root/insta-connect-demo/", target.data["app_user"]).rc != 0
+    link = host.file("/root/insta-connect-demo").linked_to
+    assert link == target.data["app_dir"], f"/root/insta-connect-demo leads to {link}, not {target.data['app_dir']}"
+    assert host.run("cd /root/insta-connect-demo && test -f .env && test -d logs").rc == 0, \
+        "root cannot reach .env and logs/ through /root/insta-connect-demo"
+    assert host.run("runuser -u %s -- ls /root/insta-connect-demo/", target.data["app_user"]).rc != 0, \
+        f"{target.data['app_user']} can read /root/insta-connect-demo: /root is open to it"
 
 
 def test_service_user_cannot_change_its_code_or_env(host, target):
     app_dir, user = target.data["app_dir"], target.data["app_user"]
     for path in (f"{app_dir}/current", f"{app_dir}/current/app", f"{app_dir}/current/app/wsgi.py", f"{app_dir}/.env",
                  f"{app_dir}/current/venv/", f"{app_dir}/current/venv/bin", f"{app_dir}/releases"):
-        assert host.run("runuser -u %s -- test -w %s", user, path).rc != 0, path
-    assert host.run("runuser -u %s -- test -w %s", user, f"{app_dir}/logs").rc == 0
+        assert host.run("runuser -u %s -- test -w %s", user, path).rc != 0, f"{user} may write to {path}"
+    assert host.run("runuser -u %s -- test -w %s", user, f"{app_dir}/logs").rc == 0, \
+        f"{user} may not write its logs in {app_dir}/logs"
 
 
 def test_deployed_code_is_the_repos_app(host, target):
+    deployed = f"{target.data['app_dir']}/current/app"
     remote = dict(
         reversed(line.split(None, 1)) for line in host.check_output(
-            "cd %s && find . -type f ! -name '*.pyc' -exec sha256sum {} +", f"{target.data['app_dir']}/current/app"
-        ).splitlines())
+            "cd %s && find . -type f ! -name '*.pyc' -exec sha256sum {} +", deployed).splitlines())
     local = {"./" + str(p.relative_to(APP_SRC)): hashlib.sha256(p.read_bytes()).hexdigest() for p in shipped_files()}
-    assert remote == local
+    changed = sorted(name for name in local.keys() & remote.keys() if local[name] != remote[name])
+    drift = {"changed": changed, "missing on the host": sorted(local.keys() - remote.keys()),
+             "only on the host": sorted(remote.keys() - local.keys())}
+    assert not any(drift.values()), "\n".join([  # the first changed file's diff: enough to see what happened
+        f"the deployed app ({deployed}) differs from the repo's app/: "
+        + "; ".join(f"{kind}: {', '.join(names)}" for kind, names in drift.items() if names),
+        *(first_lines_of_diff((APP_SRC / name).read_text(), host.check_output("cat %s/%s", deployed, name),
+                              f"app/{name[2:]} (repo)", f"{deployed}/{name[2:]} (host)") for name in changed[:1]),
+    ])
 
 
 def test_the_service_runs_the_current_release_which_is_the_repos(host, target):
     app_dir, release = target.data["app_dir"], artefact()[0]
-    assert host.file(f"{app_dir}/current").linked_to == f"{app_dir}/releases/{release}"
+    current = host.file(f"{app_dir}/current").linked_to
+    assert current == f"{app_dir}/releases/{release}", \
+        f"{app_dir}/current is {current}, not the repo's app/ (release {release}): it was not deployed"
     pid = unit_properties(host, f"{APP}.service", "MainPID")["MainPID"]
-    assert host.check_output("readlink /proc/%s/cwd", pid) == f"{app_dir}/releases/{release}"
+    running = host.check_output("readlink /proc/%s/cwd", pid)
+    assert running == current, f"the service still runs {running}, not {current}: it was not restarted onto it"
     releases = host.check_output("ls -1 %s/releases", app_dir).split()
     assert release in releases and len(releases) <= target.data["app_releases_kept"], releases
 
@@ -85,8 +99,11 @@ def test_venv_has_exactly_the_pinned_dependencies(host, target):
     for line in host.check_output("%s/current/venv/bin/pip freeze --all", target.data["app_dir"]).splitlines():
         name, _, version = line.partition("==")
         frozen[name.lower().replace("_", "-")] = version
-    assert {name: frozen.get(name) for name in pins} == pins
-    assert host.run("%s/current/venv/bin/pip check", target.data["app_dir"]).rc == 0
+    differing = {name: f"{frozen.get(name) or 'not installed'}, pinned {version}"
+                 for name, version in pins.items() if frozen.get(name) != version}
+    assert differing == {}, f"the venv differs from app/requirements.txt: {differing}"
+    check = host.run("%s/current/venv/bin/pip check", target.data["app_dir"])
+    assert check.rc == 0, f"pip check finds the venv's dependencies broken: {check.stdout}"
 
 
 @pytest.mark.parametrize("process", PROCESSES)
@@ -108,17 +125,22 @@ def test_each_unit_loads_its_own_process_environment_file(host, target, unit, pr
 
 def test_the_app_listens_on_no_tcp_port_only_on_its_socket(host, target):
     socket = host.file(target.data["app_socket"])
-    assert socket.is_socket and (socket.user, socket.group, socket.mode) == ("root", "www-data", 0o660)
+    assert socket.is_socket, f"{target.data['app_socket']} is not a socket: the app is not listening on it"
+    assert_owner_and_mode(socket, "root", "www-data", 0o660)
     assert "gunicorn" not in host.check_output("ss -Hltnp")
 
 
 def test_only_nginx_can_reach_the_app_directly(host, target):
     """A local account other than nginx's cannot get round nginx's rules (admin_ips on /metrics)."""
     socket = target.data["app_socket"]
-    assert host.run("runuser -u nobody -- curl -sS --unix-socket %s http://localhost/metrics", socket).rc == 7
+    # curl's exit 7: it could not connect.
+    assert host.run("runuser -u nobody -- curl -sS --unix-socket %s http://localhost/metrics", socket).rc == 7, \
+        f"nobody can connect to {socket}"
     connect = f"import socket; socket.socket(socket.AF_UNIX).connect({socket!r})"
-    assert "PermissionError" in host.run("runuser -u nobody -- python3 -c %s", connect).stderr
-    assert host.run("runuser -u nobody -- curl -sS http://127.0.0.1:3000/metrics").rc == 7  # refused
+    assert "PermissionError" in host.run("runuser -u nobody -- python3 -c %s", connect).stderr, \
+        f"nobody's connect() to {socket} is not refused for want of permission"
+    assert host.run("runuser -u nobody -- curl -sS http://127.0.0.1:3000/metrics").rc == 7, \
+        "something answers on 127.0.0.1:3000"
     assert "healthy" in host.check_output("runuser -u www-data -- curl -fsS --unix-socket %s http://localhost/health",
                                           socket)
 

@@ -11,7 +11,8 @@ import pytest
 from app.migrate import discover
 from deploys.lib.app_runtime import APP
 from deploys.lib.pulled_backups import read_backup, verify
-from tests.host.conftest import TABLES, assert_every, calendar_elapses, next_elapse
+from tests.host.conftest import (TABLES, assert_enabled_and_running, assert_every, assert_owner_and_mode,
+                                  calendar_elapses, next_elapse)
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +33,14 @@ def newest(host, target, tmp_path_factory) -> Path:
 @pytest.mark.proves("S4.3-location")
 def test_backup_dir_is_root_only(host, target):
     d = host.file(target.data["backup_dir"])
-    assert (d.is_directory, d.user, d.group, d.mode) == (True, "root", "root", 0o700)
+    assert d.is_directory, f"{target.data['backup_dir']} is not a directory"
+    assert_owner_and_mode(d, "root", "root", 0o700)
 
 
 @pytest.mark.proves("S4.3-schedule")
 def test_backup_timer_runs_daily_at_1_utc(host, target):
     timer = f"{APP}-backup.timer"
-    assert host.service(timer).is_enabled and host.service(timer).is_running
+    assert_enabled_and_running(host, timer)
     when = next_elapse(host, timer)
     assert (when.hour, when.minute, when.second) == (1, 0, 0)
     assert when - dt.datetime.now(dt.timezone.utc) <= dt.timedelta(days=1)

@@ -17,9 +17,9 @@ def status(host) -> dict:
 
 
 def test_active_and_loaded_at_boot(host, status):
-    assert host.package("ufw").is_installed
-    assert host.service("ufw").is_enabled
-    assert status["fields"]["Status"] == "active"
+    assert host.package("ufw").is_installed, "ufw is not installed"
+    assert host.service("ufw").is_enabled, "ufw.service is not enabled: the rules would not be loaded at boot"
+    assert status["fields"]["Status"] == "active", f"ufw is {status['fields']['Status']}, not active"
 
 
 def test_default_policies(host, status):

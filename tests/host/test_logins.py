@@ -4,6 +4,8 @@ against production."""
 
 import pytest
 
+from tests.host.conftest import assert_settings
+
 
 def active_lines(host, path: str) -> list[list[str]]:
     return [line.split() for line in host.file(path).content_string.splitlines()
@@ -26,7 +28,9 @@ def test_each_session_has_its_own_temporary_directory(host):
     uid = host.check_output("id -u")
     assert host.check_output("echo $TMPDIR") == f"/tmp/user/{uid}"
     tmpdir = host.file(f"/tmp/user/{uid}")
-    assert tmpdir.is_directory and tmpdir.mode == 0o700 and tmpdir.uid == int(uid)
+    assert tmpdir.is_directory, f"/tmp/user/{uid} is not a directory"
+    assert (tmpdir.uid, tmpdir.mode) == (int(uid), 0o700), \
+        f"/tmp/user/{uid} is uid {tmpdir.uid} mode {tmpdir.mode:04o}, not uid {uid} mode 0700"
 
 
 def test_login_sessions_dump_no_core(host):
@@ -40,8 +44,8 @@ def test_idle_login_shells_log_out(host, target):
 
 
 def test_new_accounts_defaults(login_defs, target):
-    assert login_defs["UMASK"] == target.data["login_umask"]
-    assert login_defs["PASS_MIN_DAYS"] == str(target.data["password_min_days"])
+    assert_settings(login_defs, {"UMASK": target.data["login_umask"],
+                                 "PASS_MIN_DAYS": str(target.data["password_min_days"])}, "/etc/login.defs")
     assert login_defs.get("PASS_MAX_DAYS", "99999") == "99999"  # see group data: expiry would lock key logins
 
 

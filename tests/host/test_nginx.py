@@ -4,43 +4,48 @@
 import pytest
 
 from deploys.lib.app_runtime import APP
-from tests.host.conftest import exposure, main_process_status, unit_properties
+from tests.host.conftest import (assert_enabled_and_running, assert_exposure_at_most,
+                                  assert_live_is_the_rendered_template, assert_settings, main_process_status,
+                                  unit_properties)
 
 
 @pytest.mark.proves("S12.3-nginx-t")
 def test_nginx_running_on_a_valid_config(host):
-    assert host.service("nginx").is_enabled and host.service("nginx").is_running
-    assert host.run("nginx -t -q").rc == 0
+    assert_enabled_and_running(host, "nginx")
+    check = host.run("nginx -t -q")
+    assert check.rc == 0, f"nginx -t refuses the config on disk: {check.stderr}"
 
 
 @pytest.mark.proves("S5.1-site-files")
 def test_site_enabled_and_default_gone(host):
     assert host.file(f"/etc/nginx/sites-enabled/{APP}").linked_to == f"/etc/nginx/sites-available/{APP}"
     assert not host.file("/etc/nginx/sites-enabled/default").exists
-    live = f"/etc/nginx/sites-available/{APP}"
-    # A site nginx -t refused stays staged and differs from the live file.
-    assert host.file(live).sha256sum == host.file(f"/var/lib/pyinfra-staged{live}").sha256sum
+    assert_live_is_the_rendered_template(host, f"/etc/nginx/sites-available/{APP}", "the nginx site")
 
 
 @pytest.mark.proves("S5.1-certificate-path")
 def test_served_config(host, target):
     config = host.check_output("nginx -T 2>/dev/null")
-    domain = target.data["domain"]
-    assert f"server_name {domain};" in config
-    assert "ssl_protocols TLSv1.2 TLSv1.3;" in config
-    assert f"ssl_certificate /etc/letsencrypt/live/{domain}/fullchain.pem;" in config
-    assert f"server unix:{target.data['app_socket']};" in config
-    assert "proxy_set_header X-Forwarded-For $remote_addr;" in config
-    assert "proxy_set_header X-Forwarded-Proto $scheme;" in config
-    assert "proxy_set_header Host $host;" in config
-    assert "proxy_set_header X-Request-ID $request_id;" in config
-    assert f"keepalive {target.data['upstream_keepalive']};" in config
-    assert "proxy_http_version 1.1;" in config and 'proxy_set_header Connection "";' in config
-    assert "access_log /var/log/nginx/access.log with_request_id;" in config
-    assert f"client_max_body_size {target.data['client_max_body_size']};" in config
-    assert "limit_req_status 429;" in config
-    for address in target.data["admin_ips"]:
-        assert f"allow {address};" in config
+    data, domain = target.data, target.data["domain"]
+    wanted = [
+        f"server_name {domain};",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        f"ssl_certificate /etc/letsencrypt/live/{domain}/fullchain.pem;",
+        f"server unix:{data['app_socket']};",
+        "proxy_set_header X-Forwarded-For $remote_addr;",
+        "proxy_set_header X-Forwarded-Proto $scheme;",
+        "proxy_set_header Host $host;",
+        "proxy_set_header X-Request-ID $request_id;",
+        f"keepalive {data['upstream_keepalive']};",
+        "proxy_http_version 1.1;",
+        'proxy_set_header Connection "";',
+        "access_log /var/log/nginx/access.log with_request_id;",
+        f"client_max_body_size {data['client_max_body_size']};",
+        "limit_req_status 429;",
+        *(f"allow {address};" for address in data["admin_ips"]),
+    ]
+    missing = [line for line in wanted if line not in config]
+    assert missing == [], f"nginx's loaded configuration (nginx -T) lacks {missing}"
 
 
 @pytest.mark.proves("S5.1-https-redirect")
@@ -58,10 +63,11 @@ def test_listens_on_80_and_443(host):
 
 
 def test_nginx_runs_in_its_sandbox(host, target):
-    assert exposure(host, "nginx.service") <= target.data["daemon_exposure_max"]
+    assert_exposure_at_most(host, "nginx.service", target.data["daemon_exposure_max"], "daemon_exposure_max")
     props = unit_properties(host, "nginx.service", "ProtectSystem", "ReadWritePaths", "NoNewPrivileges")
-    assert props["ProtectSystem"] == "strict" and props["NoNewPrivileges"] == "yes"
-    assert set(props["ReadWritePaths"].split()) == {"/var/log/nginx", "/var/lib/nginx", "/run"}
+    assert_settings(props, {"ProtectSystem": "strict", "NoNewPrivileges": "yes"}, "systemctl show nginx.service")
+    assert set(props["ReadWritePaths"].split()) == {"/var/log/nginx", "/var/lib/nginx", "/run"}, \
+        f"nginx.service may write {props['ReadWritePaths']!r}, not just /var/log/nginx, /var/lib/nginx and /run"
     reload = host.check_output("systemctl show -P ExecReload nginx.service").splitlines()
     assert "argv[]=/usr/sbin/nginx -t " in reload[0]  # certbot's hook reloads through this check first
     # The running master, not just the unit: it was restarted into the sandbox.

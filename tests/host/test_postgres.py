@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.host.conftest import TABLES, exposure, listeners, main_process_status, unit_properties
+from tests.host.conftest import (TABLES, assert_exposure_at_most, assert_owner_and_mode, assert_settings, listeners,
+                                  main_process_status, unit_properties)
 
 # What docs/operations.md promises, written out here rather than asked of the
 # deploy's own functions: Debian keeps its own major, Ubuntu gets the wanted one.
@@ -83,12 +84,14 @@ def test_the_apps_database_url_logs_in(host, target):
 
 def test_cluster_runs_in_its_sandbox(host, target, psql):
     unit = f"postgresql@{psql('SHOW server_version_num')[0][0][:2]}-main.service"
-    assert exposure(host, unit) <= target.data["daemon_exposure_max"]
+    assert_exposure_at_most(host, unit, target.data["daemon_exposure_max"], "daemon_exposure_max")
     props = unit_properties(host, unit, "ProtectSystem", "ReadWritePaths", "NoNewPrivileges", "MemoryDenyWriteExecute")
-    assert props["ProtectSystem"] == "strict" and props["NoNewPrivileges"] == "yes"
-    assert psql("SHOW data_directory")[0][0] in props["ReadWritePaths"].split()
     # JIT needs writable-then-executable memory: none denied, and a JIT-compiled query runs.
-    assert props["MemoryDenyWriteExecute"] == "no"
+    assert_settings(props, {"ProtectSystem": "strict", "NoNewPrivileges": "yes", "MemoryDenyWriteExecute": "no"},
+                    f"systemctl show {unit}")
+    data_directory = psql("SHOW data_directory")[0][0]
+    assert data_directory in props["ReadWritePaths"].split(), \
+        f"{unit} may not write its data directory {data_directory}: ReadWritePaths={props['ReadWritePaths']}"
     plan = psql("SET jit_above_cost = 0; EXPLAIN (ANALYZE) SELECT sum(n) FROM generate_series(1, 1000) AS n")
     if psql("SELECT current_setting('jit')::bool AND pg_jit_available()") == [["t"]]:
         assert ["JIT:"] in plan, plan
@@ -101,7 +104,7 @@ def test_root_runs_the_documents_psql_and_pg_dump_without_a_password_prompt(host
     """Sections 4.3 and 12.2's commands, with -w (never prompt) so a missing password fails instead of waiting."""
     data = target.data
     pgpass = host.file("/root/.pgpass")
-    assert (pgpass.user, pgpass.group, pgpass.mode) == ("root", "root", 0o600)
+    assert_owner_and_mode(pgpass, "root", "root", 0o600)
     connect = f"-U {data['db_user']} -h localhost {data['db_name']}"
     assert host.check_output(f"cd / && psql -w {connect} -XAtc 'SELECT 1'") == "1"
     dump = host.run(f"cd / && pg_dump -w -U {data['db_user']} {data['db_name']} --schema-only | grep -c 'CREATE TABLE'")

@@ -4,14 +4,14 @@ redis_enabled on."""
 
 import pytest
 
-from tests.host.conftest import listeners, read_env_names
+from tests.host.conftest import assert_enabled_and_running, listeners, read_env_names
 
 
 def check_redis(host, data: dict) -> None:
     port = data["redis_port"]
     env_names = read_env_names(host, data)
     if data["redis_enabled"]:
-        assert host.service("redis-server").is_running and host.service("redis-server").is_enabled
+        assert_enabled_and_running(host, "redis-server")
         assert listeners(host, port) <= {"127.0.0.1", "[::1]"} and listeners(host, port)
         # A password is required: an unauthenticated client is refused.
         assert "NOAUTH" in host.run("redis-cli -h 127.0.0.1 -p %s ping", str(port)).stdout

@@ -5,7 +5,8 @@ import datetime as dt
 import pytest
 
 from deploys.lib.app_runtime import APP
-from tests.host.conftest import assert_every, calendar_elapses, exposure, next_elapse, unit_properties
+from tests.host.conftest import (assert_enabled_and_running, assert_every, assert_exposure_at_most, assert_settings,
+                                  calendar_elapses, next_elapse, unit_properties)
 
 SANDBOXING = {
     "NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes", "PrivateTmp": "yes",
@@ -16,13 +17,12 @@ SANDBOXING = {
 
 @pytest.mark.proves("S3.1-service")
 def test_app_service_enabled_active_and_configured(host, target):
-    service = host.service(f"{APP}.service")
-    assert service.is_enabled and service.is_running
+    assert_enabled_and_running(host, f"{APP}.service")
     props = unit_properties(host, f"{APP}.service", "User", "Restart", "EnvironmentFiles", "ReadWritePaths")
-    assert props["User"] == target.data["app_user"]
-    assert props["Restart"] == "on-failure"
-    assert props["EnvironmentFiles"].startswith(f"{target.data['app_dir']}/.env ")
-    assert props["ReadWritePaths"] == f"{target.data['app_dir']}/logs"
+    assert_settings(props, {"User": target.data["app_user"], "Restart": "on-failure",
+                            "ReadWritePaths": f"{target.data['app_dir']}/logs"}, f"systemctl show {APP}.service")
+    assert props["EnvironmentFiles"].startswith(f"{target.data['app_dir']}/.env "), \
+        f"{APP}.service's first EnvironmentFile is not {target.data['app_dir']}/.env: {props['EnvironmentFiles']}"
 
 
 @pytest.mark.proves("S3.1-user-nodejs")
@@ -34,8 +34,8 @@ def test_gunicorn_serves_as_the_service_user(host, target):
 
 @pytest.mark.parametrize("unit", [f"{APP}.service", f"{APP}-token-refresh.service", f"{APP}-webhook-processor.service"])
 def test_units_are_sandboxed_with_exposure_at_most_2(host, unit):
-    assert unit_properties(host, unit, *SANDBOXING) == SANDBOXING
-    assert exposure(host, unit) <= 2.0
+    assert_settings(unit_properties(host, unit, *SANDBOXING), SANDBOXING, f"systemctl show {unit}")
+    assert_exposure_at_most(host, unit, 2.0, "the app's units' limit")
 
 
 @pytest.mark.parametrize("job", [
@@ -43,10 +43,10 @@ def test_units_are_sandboxed_with_exposure_at_most_2(host, unit):
     pytest.param("webhook-processor", marks=pytest.mark.proves("S3.3-webhook-processor-units")),
 ])
 def test_job_services_are_oneshot_and_timer_driven(host, target, job):
-    props = unit_properties(host, f"{APP}-{job}.service", "Type", "User", "TriggeredBy")
-    assert props == {"Type": "oneshot", "User": target.data["app_user"], "TriggeredBy": f"{APP}-{job}.timer"}
-    timer = host.service(f"{APP}-{job}.timer")
-    assert timer.is_enabled and timer.is_running
+    assert_settings(unit_properties(host, f"{APP}-{job}.service", "Type", "User", "TriggeredBy"),
+                    {"Type": "oneshot", "User": target.data["app_user"], "TriggeredBy": f"{APP}-{job}.timer"},
+                    f"systemctl show {APP}-{job}.service")
+    assert_enabled_and_running(host, f"{APP}-{job}.timer")
 
 
 @pytest.mark.proves("S3.2-token-refresh-schedule")

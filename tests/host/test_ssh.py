@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.host.conftest import exposure, main_process_status, process_status
+from tests.host.conftest import (assert_exposure_at_most, assert_live_is_the_rendered_template, assert_owner_and_mode,
+                                  assert_settings, main_process_status, process_status)
 
 
 @pytest.fixture(scope="module")
@@ -14,11 +15,13 @@ def sshd(host) -> dict[str, str]:
 
 @pytest.mark.proves("S10.2-ssh-keys-only")
 def test_key_only_logins(sshd):
-    assert sshd["passwordauthentication"] == "no"
-    assert sshd["kbdinteractiveauthentication"] == "no"
-    assert sshd["pubkeyauthentication"] == "yes"
-    assert sshd["permitemptypasswords"] == "no"
-    assert sshd["permitrootlogin"] == "without-password"  # sshd -T's name for prohibit-password
+    assert_settings(sshd, {
+        "passwordauthentication": "no",
+        "kbdinteractiveauthentication": "no",
+        "pubkeyauthentication": "yes",
+        "permitemptypasswords": "no",
+        "permitrootlogin": "without-password",  # sshd -T's name for prohibit-password
+    }, "sshd -T")
 
 
 @pytest.mark.parametrize("setting, data_key", [
@@ -38,18 +41,21 @@ def test_only_root_and_the_team_may_log_in(host, target):
 
 
 def test_sessions_and_keepalives(sshd, target):
-    assert sshd["maxsessions"] == str(target.data["ssh_max_sessions"])
-    assert sshd["tcpkeepalive"] == "no"  # the encrypted ClientAlive messages find dead peers
-    assert (sshd["clientaliveinterval"], sshd["clientalivecountmax"]) == ("300", "2")
+    assert_settings(sshd, {
+        "maxsessions": str(target.data["ssh_max_sessions"]),
+        "tcpkeepalive": "no",  # the encrypted ClientAlive messages find dead peers
+        "clientaliveinterval": "300",
+        "clientalivecountmax": "2",
+    }, "sshd -T")
 
 
 def test_live_drop_in_is_the_deployed_one(host):
-    # A drop-in sshd -t refused stays staged and differs from the live file.
     live = "/etc/ssh/sshd_config.d/10-hardening.conf"
-    assert host.file(live).mode == 0o644
-    assert host.file(live).sha256sum == host.file(f"/var/lib/pyinfra-staged{live}").sha256sum
-    assert host.run("sshd -t").rc == 0
-    assert host.service("ssh").is_running
+    assert_owner_and_mode(host.file(live), "root", "root", 0o644)
+    assert_live_is_the_rendered_template(host, live, "the sshd hardening drop-in")
+    check = host.run("sshd -t")
+    assert check.rc == 0, f"sshd -t refuses the config on disk: {check.stderr}"
+    assert host.service("ssh").is_running, "ssh.service is not running"
 
 
 def test_team_members_have_their_keys_and_only_them(host, target):
@@ -57,7 +63,8 @@ def test_team_members_have_their_keys_and_only_them(host, target):
     for person in target.data["team"]:
         user = host.user(person["name"])
         assert user.exists and group in user.groups, person["name"]
-        assert host.file(user.home).mode == 0o750, person["name"]
+        home = host.file(user.home)
+        assert home.mode == 0o750, f"{person['name']}'s home {user.home} is mode {home.mode:04o}, not 0750"
         keys = host.file(f"{user.home}/.ssh/authorized_keys").content_string.splitlines()
         assert sorted(keys) == sorted(person["keys"]), person["name"]
     managed = {name for name in host.check_output(f"getent group {group} | cut -d: -f4").split(",") if name}
@@ -66,7 +73,7 @@ def test_team_members_have_their_keys_and_only_them(host, target):
 
 def test_sudo_only_for_those_who_have_it(host, target):
     sudoers = host.file("/etc/sudoers.d/team")
-    assert sudoers.mode == 0o440 and sudoers.user == "root"
+    assert_owner_and_mode(sudoers, "root", "root", 0o440)
     granted = {line.split()[0] for line in sudoers.content_string.splitlines() if line and not line.startswith("#")}
     assert granted == {person["name"] for person in target.data["team"] if person.get("sudo")}
 
@@ -80,7 +87,7 @@ def test_team_keys_in_root_only_by_choice(host, target):
 
 
 def test_sshd_sandbox_at_its_documented_exposure(host, target):
-    assert exposure(host, "ssh.service") <= target.data["ssh_exposure_max"]
+    assert_exposure_at_most(host, "ssh.service", target.data["ssh_exposure_max"], "ssh_exposure_max")
     assert main_process_status(host, "ssh.service")["Seccomp"] == "2"  # sshd runs with its filter
 
 
@@ -91,5 +98,6 @@ def test_login_sessions_keep_full_privileges(host):
     session, init = process_status(host, "self"), process_status(host, "1")
     assert session["CapBnd"] == init["CapBnd"]
     assert session["NoNewPrivs"] == "0"
-    assert host.check_output("readlink /proc/self/ns/mnt") == host.check_output("readlink /proc/1/ns/mnt")
+    assert host.check_output("readlink /proc/self/ns/mnt") == host.check_output("readlink /proc/1/ns/mnt"), \
+        "login sessions get a mount namespace of their own (sshd's sandbox leaks into them)"
     assert "/session-" in host.check_output("cat /proc/self/cgroup")
