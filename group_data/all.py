@@ -1,7 +1,7 @@
 """Every tunable of the host, with its default. Inventories override per host.
 
 Production values are the infrastructure document's
-(../shared/reference/infrastructure-documentation.md); the sandbox's generated
+(docs/reference/infrastructure-documentation.md); the sandbox's generated
 inventory overrides the network-specific ones.
 """
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tests.inventory import REPO
 
-DOCUMENT = REPO.parent / "shared/reference/infrastructure-documentation.md"
+DOCUMENT = REPO / "docs/reference/infrastructure-documentation.md"
 DOCUMENT_DOMAIN = "insta.tiblings.com"
 FOLLOW, LAST_LINES = "tail -f ", "tail -n 20 "
 BACKUP_DATE = "YYYYMMDD"  # the document's placeholder in its restore command (4.3, 9.2)
