@@ -35,7 +35,7 @@ VENV_LOCK = f"/run/lock/{APP}-venv.lock"
 app_secrets = credentials.require(*credentials.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
 env = render("templates/opt/insta-connect-demo/.env.j2", s=app_secrets, supplied=SUPPLIED)
 credentials.check_app_env(env)  # while pyinfra prepares: before any operation touches the host
-on_host = app_releases()
+on_host = app_releases(check=RELEASE)
 
 
 def pip_install_command() -> str:
@@ -84,7 +84,8 @@ files.link(
     target=APP_DIR,
 )
 
-if RELEASE not in on_host["releases"]:
+edited = RELEASE in on_host["releases"] and on_host["content"] != RELEASE  # its files no longer hash to its id
+if RELEASE not in on_host["releases"] or edited:
     incoming = f"{APP_DIR}/releases/.{RELEASE}"  # hidden: not a release until renamed whole
     files.put(
         name=f"Upload release {RELEASE} (the repo's app/, one archive)",
@@ -92,11 +93,16 @@ if RELEASE not in on_host["releases"]:
         dest=f"{incoming}.tar.gz",
         mode="600",
     )
+    # An edited copy is set aside by one rename, and the repo's takes its place by another.
+    set_aside = f"mv -T {RELEASE_DIR} {incoming}.edited && " if edited else ""
     server.shell(
-        name=f"Unpack release {RELEASE} and put it in place whole",
-        commands=[f"rm -rf {incoming} && mkdir {incoming} && tar -xzf {incoming}.tar.gz -C {incoming} --no-same-owner "
+        name=f"Unpack release {RELEASE} and put it in place whole"
+             + (" (the host's copy was edited: replaced)" if edited else ""),
+        commands=[f"rm -rf {incoming} {incoming}.edited && mkdir {incoming} "
+                  f"&& tar -xzf {incoming}.tar.gz -C {incoming} --no-same-owner "
                   f"&& ln -s ../../venvs/{VENV_ID} {incoming}/venv && chown -R root:{USER} {incoming} "
-                  f"&& chmod -R u=rwX,g=rX,o= {incoming} && mv -T {incoming} {RELEASE_DIR} && rm -f {incoming}.tar.gz"],
+                  f"&& chmod -R u=rwX,g=rX,o= {incoming} && {set_aside}mv -T {incoming} {RELEASE_DIR} "
+                  f"&& rm -rf {incoming}.tar.gz {incoming}.edited"],
     )
 if VENV_ID not in on_host["venvs"]:
     server.shell(

@@ -28,13 +28,13 @@ def shipped_files() -> list[Path]:
 @cache
 def artefact() -> tuple[str, Path]:
     """(release id, path of the .tar.gz) for app/ as it is now; the same content
-    always gives the same id and the same bytes."""
+    always gives the same id and the same bytes, and a release on the host whose
+    files were edited no longer hashes to its id."""
     files = shipped_files()
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(f"{path.relative_to(REPO).as_posix()}\0".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    release = digest.hexdigest()[:16]
+    # sha256sum's listing of the files in byte order: what AppReleases hashes on the host.
+    listing = "".join(f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {name}\n" for name, path in
+                      sorted((path.relative_to(REPO).as_posix(), path) for path in files))
+    release = hashlib.sha256(listing.encode()).hexdigest()[:16]
     target = Path(tempfile.gettempdir()) / f"insta-connect-demo-release-{release}.tar.gz"
     if not target.exists():
         buffer = io.BytesIO()
@@ -59,10 +59,14 @@ class AppReleases(FactBase):
     it links}, newest first; "venvs": the venvs; (both complete: a hidden
     .<name> is one still being made); "current" and
     "previous": the releases those links name (None if missing); "legacy": the
-    app/ and venv/ of the layout before releases, if still there}."""
+    app/ and venv/ of the layout before releases, if still there; "content": what
+    the files of release `check` hash to, as artefact() names a release}."""
 
-    def command(self, app_dir):
-        return (f"cd {app_dir} 2>/dev/null || exit 0; "
+    def command(self, app_dir, check=None):
+        content = ("" if check is None else
+                   f"echo content $(cd releases/{check} 2>/dev/null && find app -type f ! -name '*.pyc' -print0 "
+                   "| LC_ALL=C sort -z | xargs -0r sha256sum | sha256sum | cut -c1-16); ")
+        return (f"cd {app_dir} 2>/dev/null || exit 0; {content}"
                 'echo current $(basename "$(readlink current)"); echo previous $(basename "$(readlink previous)"); '
                 "for r in $(ls -1t releases 2>/dev/null | grep -v '^[.]'); do "
                 'echo release $r $(basename "$(readlink releases/$r/venv)"); done; '
@@ -71,13 +75,13 @@ class AppReleases(FactBase):
 
     @staticmethod
     def default():  # no app_dir yet
-        return {"releases": {}, "venvs": [], "current": None, "previous": None, "legacy": []}
+        return {"releases": {}, "venvs": [], "current": None, "previous": None, "legacy": [], "content": None}
 
     def process(self, output):
         found = self.default()
         for line in output:
             kind, *names = line.split()
-            if kind in ("current", "previous"):
+            if kind in ("current", "previous", "content"):
                 found[kind] = names[0] if names else None
             elif kind == "release":
                 found["releases"][names[0]] = names[1] if len(names) > 1 else None
@@ -95,5 +99,6 @@ def switch_command(release: str, replaced: str | None) -> str:
     return " && ".join(steps)
 
 
-def app_releases() -> dict:
-    return host.get_fact(AppReleases, app_dir=host.data.app_dir)
+def app_releases(check: str | None = None) -> dict:
+    """AppReleases of the host; check: a release whose content to hash."""
+    return host.get_fact(AppReleases, app_dir=host.data.app_dir, check=check)
