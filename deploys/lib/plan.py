@@ -187,7 +187,8 @@ def plan_host() -> dict:
         if not runs:
             continue
         wanted = None if what.content is None else hashlib.sha256(what.content).hexdigest()
-        if wanted and host.get_fact(Sha256File, path=what.path) != wanted:
+        differs = bool(wanted) and host.get_fact(Sha256File, path=what.path) != wanted
+        if differs:
             written.add(what.path)
             plan["files"].append({"path": what.path, "name": name,
                                   "diff": _diff(what, host.get_fact(FileContents, path=what.path))})
@@ -196,8 +197,9 @@ def plan_host() -> dict:
         changed.add(op_hash)
         if what.path:
             written.add(what.path)
-        plan["changes" if now else "follows"].append(
-            {"name": name, "kind": what.kind, "commands": [_shown(command) for command in data.command_generator()]})
+        if not differs:  # a file's diff says what its operation would do
+            plan["changes" if now else "follows"].append({"name": name, "kind": what.kind, "commands": [
+                _shown(command) for command in data.command_generator()]})
     return plan
 
 

@@ -1,0 +1,93 @@
+"""`make plan` tells drift from no change, and never changes the host: on the
+converged sandbox it exits 0 and prints one line; a hand-edited nginx site, a
+removed base package, a stopped timer and a changed .env each make it exit 2
+and name the drift (files with their diff, the secret's value masked); a
+deploy puts everything back and the plan is 0 again. Every plan run leaves
+the host's files, packages and units as they were."""
+
+import contextlib
+import secrets
+import subprocess
+import sys
+import time
+
+from tests.drills.conftest import host_untouched
+from tests.inventory import REPO
+from tests.pyinfra_run import run_deploy
+
+SITE = "/etc/nginx/sites-available/insta-connect-demo"
+PACKAGE = "debsums"  # a base package (group_data/all.py) nothing else depends on
+TIMER = "insta-connect-demo-webhook-processor.timer"
+
+
+def packages_and_units(host) -> tuple[str, list[str], str]:
+    """The installed packages, the state of every unit not started by a timer
+    (those come and go by themselves), and which units are enabled, disabled
+    or masked (not the transient ones, such as each SSH login's session)."""
+    units = [line.split()[:4] for line in host.check_output(
+        "systemctl list-units --all --plain --no-legend --type=service,socket,timer").splitlines()]
+    timers = {unit.removesuffix(".timer") for unit, *_ in units if unit.endswith(".timer")}
+    return (host.check_output("dpkg-query -W -f '${Package} ${Version} ${Status}\\n'"),
+            [" ".join(unit) for unit in units if unit[0].removesuffix(".service") not in timers],
+            host.check_output("systemctl list-unit-files --no-legend --plain --state=enabled,disabled,masked"))
+
+
+@contextlib.contextmanager
+def plan_only_reads(host, data: dict):
+    before = packages_and_units(host)
+    with host_untouched(host, data):
+        yield
+    assert packages_and_units(host) == before, "the plan changed packages or units"
+
+
+def plan(inventory, host, data: dict) -> subprocess.CompletedProcess:
+    with plan_only_reads(host, data):
+        started = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "tools.plan", str(inventory)], cwd=REPO, capture_output=True,
+                              text=True, timeout=600)
+        proc.seconds = time.monotonic() - started
+    assert proc.returncode in (0, 2), f"the plan failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def test_plan_names_each_drift_and_changes_nothing(sandbox_inventory, host, target, sandbox_secrets):
+    name, data = target.name, target.data
+    converged = plan(sandbox_inventory, host, data)
+    assert (converged.returncode, converged.stdout) == (0, f"{name}: no changes.\n"), converged.stdout
+    print(f"\nno-change plan: {converged.seconds:.1f} s")
+    new_secret = secrets.token_urlsafe(24)
+    try:
+        host.check_output(f"echo '# drill: a hand edit' >> {SITE}")
+        drifted = plan(sandbox_inventory, host, data)
+        assert drifted.returncode == 2, drifted.stdout
+        assert f"    ~ {SITE}  (" in drifted.stdout and "      -# drill: a hand edit" in drifted.stdout, drifted.stdout
+        assert "nginx site insta-connect-demo: check with `nginx -t -q`, then go live" in drifted.stdout
+
+        host.check_output(f"DEBIAN_FRONTEND=noninteractive apt-get remove -y -q {PACKAGE}")
+        drifted = plan(sandbox_inventory, host, data)
+        assert drifted.returncode == 2 and f"install {PACKAGE}\n" in drifted.stdout, drifted.stdout
+
+        host.check_output(f"systemctl stop {TIMER}")
+        drifted = plan(sandbox_inventory, host, data)
+        assert drifted.returncode == 2 and f"systemctl start {TIMER}\n" in drifted.stdout, drifted.stdout
+
+        env = f"{data['app_dir']}/.env"
+        host.check_output(f"sed -i 's/^SESSION_SECRET=.*/SESSION_SECRET={new_secret}/' {env}")
+        drifted = plan(sandbox_inventory, host, data)
+        assert drifted.returncode == 2, drifted.stdout
+        assert f"    ~ {env}  (" in drifted.stdout
+        assert "      -SESSION_SECRET=********  (the host's value)" in drifted.stdout, drifted.stdout
+        assert "      +SESSION_SECRET=********  (the new value)" in drifted.stdout
+        for value in (new_secret, sandbox_secrets["SESSION_SECRET"]):
+            assert value not in drifted.stdout + drifted.stderr, "the plan printed a secret"
+        # The restart the changed .env owes is a change; the check after it only follows from it.
+        follows = drifted.stdout.split("Would follow from the changes above", 1)
+        assert "systemctl restart insta-connect-demo.service" in follows[0], drifted.stdout
+        assert len(follows) == 2 and "answers /health after the (re)start" in follows[1], drifted.stdout
+        # Each drift is still named with the others.
+        assert all(evidence in drifted.stdout for evidence in ("      -# drill: a hand edit", f"install {PACKAGE}\n",
+                                                               f"systemctl start {TIMER}\n"))
+    finally:
+        run_deploy(sandbox_inventory)
+    again = plan(sandbox_inventory, host, data)
+    assert (again.returncode, again.stdout) == (0, f"{name}: no changes.\n"), again.stdout
