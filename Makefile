@@ -9,7 +9,7 @@ INVENTORY ?= $(SANDBOX_INVENTORY)
 APT_PACKAGES = $(shell grep -v '^\#' requirements-apt.txt)
 DEPS_STAMP := $(VENV)/.deps-installed
 
-.PHONY: sandbox test verify sandbox-down sandbox-status dr-drill deps compat-venvs bench-app
+.PHONY: sandbox test verify plan sandbox-down sandbox-status dr-drill deps compat-venvs bench-app
 
 ## Boot the disposable sandbox VPS and provision it fully with deploys/site.py.
 sandbox: deps
@@ -24,6 +24,10 @@ test: deps compat-venvs
 ## Read-only host checks against INVENTORY (default: the sandbox; INVENTORY=inventory.py for production).
 verify: deps
 	$(PY) -m pytest -m read_only_host_check tests/host --inventory=$(INVENTORY)
+
+## What deploys/site.py would change on INVENTORY, changing nothing: exit 0 nothing, 2 something, 1 error.
+plan: deps
+	$(PY) -m tools.plan $(INVENTORY)
 
 ## The disaster-recovery drill: data, backup, host destroyed and rebuilt, restore; prints the RTO.
 dr-drill: sandbox

@@ -18,7 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 PYINFRA = Path(sys.executable).with_name("pyinfra")
 NOTHING, CHANGES, ERROR = 0, 2, 1
-KINDS = (("file", "Files (owner, mode, links, directories)"), ("package", "Packages"), ("user", "Users"),
+KINDS = (("file", "Files (owners, modes, links, directories)"), ("package", "Packages"), ("user", "Users"),
          ("unit", "Units and timers"), ("other", "Other operations"))
 
 
@@ -32,8 +32,12 @@ def make_plans(inventory: str) -> tuple[dict | None, str]:
     return plans, proc.stdout
 
 
+SHOWN = 200  # characters of a command shown: enough to say what it does
+
+
 def _operation(entry: dict) -> list[str]:
-    return [f"    ~ {entry['name']}", *(f"        {command}" for command in entry["commands"])]
+    return [f"    ~ {entry['name']}", *(f"        {command[:SHOWN]}{'…' if len(command) > SHOWN else ''}"
+                                      for command in entry["commands"])]
 
 
 def report(name: str, plan: dict) -> list[str]:

@@ -35,6 +35,7 @@ from pyinfra.api.host import Host
 from pyinfra.api.operation import OperationMeta
 from pyinfra.facts.files import FileContents, Sha256File
 from pyinfra.operations import apt, files, server, systemd
+from pyinfra.operations.apt import APT_UPDATE_FILENAME
 
 from deploys.lib import fact_cache, operations
 from deploys.lib.owed import WorkOwed
@@ -42,6 +43,9 @@ from deploys.lib.templates import render
 from deploys.lib.validated import STAGING_DIR
 
 MASK = "********"
+# apt.packages(update=True, cache_time=...) refreshes apt's lists once they are older than cache_time: by
+# itself that changes nothing the deploys manage, so a host is not "changed" every day for it.
+LIST_REFRESH = {"apt-get update", f"touch {APT_UPDATE_FILENAME}"}
 SETTING = re.compile(r"^\s*([A-Za-z_][\w.-]*)(\s*=\s*|\s+)(.*)$")  # KEY=value (.env) or key value (redis.conf)
 
 
@@ -194,12 +198,14 @@ def plan_host() -> dict:
                                   "diff": _diff(what, host.get_fact(FileContents, path=what.path))})
         if not data.operation_meta.will_change:  # while preparing, pyinfra found it has nothing to do
             continue
+        commands = [_shown(command) for command in data.command_generator()]
+        if not set(commands) - LIST_REFRESH:
+            continue
         changed.add(op_hash)
         if what.path:
             written.add(what.path)
         if not differs:  # a file's diff says what its operation would do
-            plan["changes" if now else "follows"].append({"name": name, "kind": what.kind, "commands": [
-                _shown(command) for command in data.command_generator()]})
+            plan["changes" if now else "follows"].append({"name": name, "kind": what.kind, "commands": commands})
     return plan
 
 
