@@ -19,7 +19,6 @@ says no, as the host would be after the changes planned before it
 """
 
 import atexit
-import contextlib
 import difflib
 import functools
 import hashlib
@@ -101,11 +100,7 @@ def _watching(operation, declared_by):
     return declare
 
 
-def watch() -> None:
-    """Record what each watched operation manages as it is declared; call before the deploys are included."""
-    for module, name, declared_by in WATCHED:
-        if not getattr(getattr(module, name), "watching", False):
-            setattr(module, name, _watching(getattr(module, name), declared_by))
+_assumed: dict[str, tuple[set[str], set[str]]] = {}  # host name -> (operations changed, files written)
 
 
 def _writes_under(written: set[str], roots: tuple[str, ...]) -> bool:
@@ -113,27 +108,41 @@ def _writes_under(written: set[str], roots: tuple[str, ...]) -> bool:
                for path in written for root in roots)
 
 
-@contextlib.contextmanager
-def _as_if(changed: set[str], written: set[str]):
-    """Within: the operations in `changed` did change, the others did not, and
-    work stamped for files under `written` is owed, as after those changes."""
-    did_change, get_fact = OperationMeta.did_change, Host.get_fact
+def _assuming(did_change, get_fact):
+    """did_change() and get_fact, answering as _assumed says for a host while one of its conditions is evaluated."""
+    @functools.wraps(did_change)
+    def assumed_did_change(meta: OperationMeta) -> bool:
+        return meta._hash in _assumed[host.name][0] if host.name in _assumed else did_change(meta)
 
-    def get_fact_after_writes(self, cls, *args, **kwargs):
+    @functools.wraps(get_fact)
+    def assumed_get_fact(self: Host, cls, *args, **kwargs):
         value = get_fact(self, cls, *args, **kwargs)
-        return (value or _writes_under(written, kwargs["paths"])) if cls is WorkOwed else value
+        if cls is WorkOwed and self.name in _assumed:
+            return value or _writes_under(_assumed[self.name][1], kwargs["paths"])
+        return value
 
-    OperationMeta.did_change = lambda meta: meta._hash in changed
-    Host.get_fact = get_fact_after_writes
-    try:
-        yield
-    finally:
-        OperationMeta.did_change, Host.get_fact = did_change, get_fact
+    assumed_did_change.assuming = True
+    return assumed_did_change, assumed_get_fact
+
+
+def watch() -> None:
+    """Record what each watched operation manages as it is declared, and let
+    conditions be evaluated as if (`_holds`); call before the deploys are included."""
+    for module, name, declared_by in WATCHED:
+        if not getattr(getattr(module, name), "watching", False):
+            setattr(module, name, _watching(getattr(module, name), declared_by))
+    if not getattr(OperationMeta.did_change, "assuming", False):
+        OperationMeta.did_change, Host.get_fact = _assuming(OperationMeta.did_change, Host.get_fact)
 
 
 def _holds(condition, changed: set[str], written: set[str]) -> bool:
-    with _as_if(changed, written):
+    """Whether condition holds as if the operations in `changed` did change (the
+    others did not), and work stamped for files under `written` is owed."""
+    _assumed[host.name] = (changed, written)
+    try:
         return all(each() for each in (condition if isinstance(condition, list) else [condition]))
+    finally:
+        del _assumed[host.name]
 
 
 def _shown(command) -> str:

@@ -21,16 +21,21 @@ PACKAGE = "debsums"  # a base package (group_data/all.py) nothing else depends o
 TIMER = "insta-connect-demo-webhook-processor.timer"
 
 
-def packages_and_units(host) -> tuple[str, list[str], str]:
+LOGIN_UNITS = ("user@", "user-runtime-dir@")  # root's user manager, up while any SSH session (a check's too) is
+
+
+def packages_and_units(host) -> set[str]:
     """The installed packages, the state of every unit not started by a timer
-    (those come and go by themselves), and which units are enabled, disabled
-    or masked (not the transient ones, such as each SSH login's session)."""
+    or a login (those come and go by themselves), and which units are enabled,
+    disabled or masked (not the transient ones, such as each login's session)."""
     units = [line.split()[:4] for line in host.check_output(
         "systemctl list-units --all --plain --no-legend --type=service,socket,timer").splitlines()]
     timers = {unit.removesuffix(".timer") for unit, *_ in units if unit.endswith(".timer")}
-    return (host.check_output("dpkg-query -W -f '${Package} ${Version} ${Status}\\n'"),
-            [" ".join(unit) for unit in units if unit[0].removesuffix(".service") not in timers],
-            host.check_output("systemctl list-unit-files --no-legend --plain --state=enabled,disabled,masked"))
+    return {*host.check_output("dpkg-query -W -f '${Package} ${Version} ${Status}\\n'").splitlines(),
+            *(" ".join(unit) for unit in units
+              if unit[0].removesuffix(".service") not in timers and not unit[0].startswith(LOGIN_UNITS)),
+            *host.check_output("systemctl list-unit-files --no-legend --plain --state=enabled,disabled,masked")
+            .splitlines()}
 
 
 @contextlib.contextmanager
@@ -38,7 +43,8 @@ def plan_only_reads(host, data: dict):
     before = packages_and_units(host)
     with host_untouched(host, data):
         yield
-    assert packages_and_units(host) == before, "the plan changed packages or units"
+    after = packages_and_units(host)
+    assert after == before, f"the plan changed packages or units: gone {before - after}, new {after - before}"
 
 
 def plan(inventory, host, data: dict) -> subprocess.CompletedProcess:
