@@ -37,7 +37,7 @@ from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.apt import APT_UPDATE_FILENAME
 
 from deploys.lib import fact_cache, operations
-from deploys.lib.owed import WorkOwed
+from deploys.lib.owed import WRITES, WorkOwed
 from deploys.lib.templates import render
 from deploys.lib.validated import STAGING_DIR
 
@@ -211,8 +211,7 @@ def plan_host() -> dict:
         if not set(commands) - LIST_REFRESH:
             continue
         changed.add(op_hash)
-        if what.path:
-            written.add(what.path)
+        written.update([what.path] if what.path else WRITES.get((host.name, op_hash), ()))
         if not differs:  # a file's diff says what its operation would do
             plan["changes" if now else "follows"].append({"name": name, "kind": what.kind, "commands": commands})
     return plan

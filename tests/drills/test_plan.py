@@ -3,8 +3,9 @@ converged sandbox it exits 0 and prints one line (also once apt's lists are
 due a refresh); a hand-edited nginx site, a
 removed base package, a stopped timer and a changed .env each make it exit 2
 and name the drift (files with their diff, the secret's value masked); a
-deploy puts everything back and the plan is 0 again. Every plan run leaves
-the host's files, packages and units as they were."""
+deploy puts everything back and the plan is 0 again. A new release in the
+repo is planned with the restart that follows it. Every plan run leaves the
+host's files, packages and units as they were."""
 
 import contextlib
 import secrets
@@ -47,10 +48,11 @@ def plan_only_reads(host, data: dict):
     assert after == before, f"the plan changed packages or units: gone {before - after}, new {after - before}"
 
 
-def plan(inventory, host, data: dict) -> subprocess.CompletedProcess:
+def plan(inventory, host, data: dict, repo=REPO) -> subprocess.CompletedProcess:
+    """`make plan` of repo (default: this one) against inventory, which must leave the host as it was."""
     with plan_only_reads(host, data):
         started = time.monotonic()
-        proc = subprocess.run([sys.executable, "-m", "tools.plan", str(inventory)], cwd=REPO, capture_output=True,
+        proc = subprocess.run([sys.executable, "-m", "tools.plan", str(inventory)], cwd=repo, capture_output=True,
                               text=True, timeout=600)
         proc.seconds = time.monotonic() - started
     assert proc.returncode in (0, 2), f"the plan failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}"
@@ -100,3 +102,15 @@ def test_plan_names_each_drift_and_changes_nothing(sandbox_inventory, host, targ
         run_deploy(sandbox_inventory)
     again = plan(sandbox_inventory, host, data)
     assert (again.returncode, again.stdout) == (0, f"{name}: no changes.\n"), again.stdout
+
+
+def test_plan_of_a_new_release_lists_the_restart_that_follows(sandbox_inventory, host, target, repo_copy):
+    """A change to app/ in the repo: its upload, migrations and switch are changes, and the
+    service's restart (owed once `current` moves) follows from them."""
+    (repo_copy / "app/__init__.py").write_text((repo_copy / "app/__init__.py").read_text() + "# a new release\n")
+    proc = plan(sandbox_inventory, host, target.data, repo=repo_copy)
+    assert proc.returncode == 2, proc.stdout
+    changes, _, follows = proc.stdout.partition("Would follow from the changes above")
+    for step in ("Upload release", "Run the database migrations with release", "Make release"):
+        assert step in changes, proc.stdout
+    assert "systemctl restart insta-connect-demo.service" in follows, proc.stdout
