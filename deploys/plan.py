@@ -1,7 +1,10 @@
-"""The plan of deploys/site.py (deploys/lib/plan.py): prepared as `--dry`
-prepares it, so no operation runs. Run by `make plan` (tools/plan.py):
+"""The plan of deploys/site.py (deploys/lib/plan.py). With `--dry` pyinfra
+only prepares: the site's operations are declared and none runs; with `-y`
+it leaves each operation's commands to be asked for later, which the plan
+does once all are declared, so the file operations' facts are read together
+(deploys/lib/fact_cache.py). Run by `make plan` (tools/plan.py):
 
-    pyinfra --dry INVENTORY deploys/plan.py --data plan_out=OUT.json
+    pyinfra -y --dry INVENTORY deploys/plan.py --data plan_out=OUT.json
 
 OUT.json, written when pyinfra exits: {host name: its plan, or null where it
 failed}.

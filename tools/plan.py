@@ -26,7 +26,7 @@ def make_plans(inventory: str) -> tuple[dict | None, str]:
     """Every host's plan (None if pyinfra failed before writing them), and pyinfra's output."""
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "plan.json"
-        proc = subprocess.run([str(PYINFRA), "--dry", inventory, "deploys/plan.py", "--data", f"plan_out={out}"],
+        proc = subprocess.run([str(PYINFRA), "-y", "--dry", inventory, "deploys/plan.py", "--data", f"plan_out={out}"],
                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         plans = json.loads(out.read_text()) if proc.returncode == 0 and out.exists() else None
     return plans, proc.stdout

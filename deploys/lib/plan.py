@@ -1,7 +1,8 @@
 """What a run of deploys/site.py would change, read from the host without
-changing it. deploys/plan.py has pyinfra prepare the site as `--dry` does
-(facts only: no operation runs), with the operations watched as they are
-declared (`watch`); `plan_host` then sorts every operation that would run:
+changing it. deploys/plan.py has pyinfra declare the site's operations
+(`--dry`: none runs), watched as they are declared (`watch`); `plan_host`
+then asks each, in order, for the commands it would run (facts: read-only),
+and sorts every operation that would run:
 
 - "changes": operations that would run on the host as it is now, each with
   its kind (file, package, user, unit, other) and the commands it would run;
@@ -205,9 +206,7 @@ def plan_host() -> dict:
             written.add(what.path)
             plan["files"].append({"path": what.path, "name": name,
                                   "diff": _diff(what, host.get_fact(FileContents, path=what.path))})
-        if not data.operation_meta.will_change:  # while preparing, pyinfra found it has nothing to do
-            continue
-        commands = [_shown(command) for command in data.command_generator()]
+        commands = [_shown(command) for command in data.command_generator()]  # none: it has nothing to do
         if not set(commands) - LIST_REFRESH:
             continue
         changed.add(op_hash)
