@@ -1,9 +1,10 @@
 """make plan's own logic, without a host: a secret file's diff names the
 settings that changed and never shows a value; the report is one line for
-a host that needs nothing."""
+a host that needs nothing; a host that cannot be read is an error (exit 1),
+never a plan."""
 
 from deploys.lib.plan import Declared, _diff
-from tools.plan import report
+from tools.plan import ERROR, main, report
 
 ON_HOST = ["# the app's environment", "NODE_ENV=production", "SESSION_SECRET=old-session-value", "APP_ID=1234"]
 WANTED = ["# the app's environment", "NODE_ENV=production", "SESSION_SECRET=new-session-value", "APP_ID=1234",
@@ -46,3 +47,10 @@ def test_what_follows_from_a_change_is_listed_apart():
     lines = report("box", plan)
     follows = next(number for number, line in enumerate(lines) if line.startswith("  Would follow"))
     assert lines.index("    ~ Start app.timer") < follows < lines.index("    ~ Restart app.service")
+
+
+def test_a_host_it_cannot_reach_is_an_error_not_a_plan(tmp_path, capsys):
+    inventory = tmp_path / "inventory.py"
+    inventory.write_text('hosts = [("127.0.0.1", {"ssh_port": 1})]\n')  # nothing listens there
+    assert main(str(inventory)) == ERROR
+    assert "plan: no plan for every host" in capsys.readouterr().err
