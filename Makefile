@@ -9,7 +9,7 @@ INVENTORY ?= $(SANDBOX_INVENTORY)
 APT_PACKAGES = $(shell grep -v '^\#' requirements-apt.txt)
 DEPS_STAMP := $(VENV)/.deps-installed
 
-.PHONY: sandbox test verify sandbox-down sandbox-status dr-drill deps compat-venvs bench-app
+.PHONY: sandbox test verify plan sandbox-down sandbox-status dr-drill deps compat-venvs bench-app
 
 ## Boot the disposable sandbox VPS and provision it fully with deploys/site.py.
 sandbox: deps
@@ -25,6 +25,10 @@ test: deps compat-venvs
 ## JUnit XML for CI in reports/verify.xml. -rN: the summary per concern ends the output, not a list of every failure.
 verify: deps
 	$(PY) -m pytest -m read_only_host_check tests/host --inventory=$(INVENTORY) --junitxml=reports/verify.xml -rN
+
+## What deploys/site.py would change on INVENTORY, changing nothing: exit 0 nothing, 2 something, 1 error.
+plan: deps
+	$(PY) -m tools.plan $(INVENTORY)
 
 ## The disaster-recovery drill: data, backup, host destroyed and rebuilt, restore; prints the RTO.
 dr-drill: sandbox

@@ -18,6 +18,7 @@ from app.config import PROCESSES, SUPPLIED
 from deploys.lib import credentials
 from deploys.lib.app_runtime import APP, app_command, env_file
 from deploys.lib.operations import secret_file
+from deploys.lib.owed import writes
 from deploys.lib.releases import app_releases, artefact, requirements_id, switch_command
 from deploys.lib.templates import render
 
@@ -123,10 +124,10 @@ if on_host["current"] != RELEASE:
         name=f"Run the database migrations with release {RELEASE}",
         commands=[app_command("-m", "app.migrate", release_dir=RELEASE_DIR)],
     )
-    server.shell(
+    writes(server.shell(
         name=f"Make release {RELEASE} current (one rename; the one it replaces becomes previous)",
         commands=[switch_command(RELEASE, on_host["current"])],
-    )
+    ), (f"{APP_DIR}/current",))  # the service's restart is owed for it (deploys/services.py)
 
 # The current and previous releases always stay; the newest others fill up to app_releases_kept.
 releases = {RELEASE: VENV_ID, **on_host["releases"]}

@@ -18,6 +18,9 @@ from pyinfra.operations import server
 from deploys.lib import fact_cache
 
 STAMP_DIR = "/var/lib/pyinfra-done"
+# (host name, operation hash) -> the paths a shell operation writes, where owed work depends on them:
+# how `make plan` (deploys/lib/plan.py) knows that work follows it. File operations need no such note.
+WRITES: dict[tuple[str, str], tuple[str, ...]] = {}
 
 
 def _fingerprint(paths: tuple[str, ...]) -> str:
@@ -53,6 +56,12 @@ def mark_done(name: str, stamp: str, paths: tuple[str, ...]):
         commands=[f"mkdir -p {STAMP_DIR} && {_fingerprint(paths)} > {new} && mv -f {new} {STAMP_DIR}/{stamp}"],
         _if=lambda: owed(stamp, paths),
     )
+
+
+def writes(operation, paths: tuple[str, ...]):
+    """Note that a shell operation writes paths (some work owed depends on); returns the operation."""
+    WRITES[host.name, operation._hash] = paths
+    return operation
 
 
 def after_change(name: str, stamp: str, paths: tuple[str, ...], commands: list[str]):
