@@ -96,7 +96,7 @@ if RELEASE not in on_host["releases"] or edited:
     )
     # An edited copy is set aside by one rename, and the repo's takes its place by another.
     set_aside = f"mv -T {RELEASE_DIR} {incoming}.edited && " if edited else ""
-    server.shell(
+    unpack = server.shell(
         name=f"Unpack release {RELEASE} and put it in place whole"
              + (" (the host's copy was edited: replaced)" if edited else ""),
         commands=[f"rm -rf {incoming} {incoming}.edited && mkdir {incoming} "
@@ -105,6 +105,8 @@ if RELEASE not in on_host["releases"] or edited:
                   f"&& chmod -R u=rwX,g=rX,o= {incoming} && {set_aside}mv -T {incoming} {RELEASE_DIR} "
                   f"&& rm -rf {incoming}.tar.gz {incoming}.edited"],
     )
+    if edited and on_host["current"] == RELEASE:
+        writes(unpack, (f"{APP_DIR}/current",))  # the service's restart is owed for it
 if VENV_ID not in on_host["venvs"]:
     server.shell(
         name=f"Build the venv {VENV_ID} with app/requirements.txt's pins",
