@@ -16,9 +16,9 @@ from pyinfra.operations import apt, files, server
 
 from app.config import PROCESSES, SUPPLIED
 from deploys.lib import credentials
-from deploys.lib.app_runtime import APP, app_command, env_file
+from deploys.lib.app_runtime import APP, RELEASE_STAMP, app_command, env_file
 from deploys.lib.operations import secret_file
-from deploys.lib.owed import writes
+from deploys.lib.owed import STAMP_DIR, writes
 from deploys.lib.releases import app_releases, artefact, requirements_id, switch_command
 from deploys.lib.templates import render
 
@@ -96,16 +96,20 @@ if RELEASE not in on_host["releases"] or edited:
     )
     # An edited copy is set aside by one rename, and the repo's takes its place by another.
     set_aside = f"mv -T {RELEASE_DIR} {incoming}.edited && " if edited else ""
+    # The service may have been restarted onto the edit since: its restart is owed
+    # again whatever the files say, from before the swap, so an interruption keeps it owed.
+    edited_current = edited and on_host["current"] == RELEASE
+    forget_restart = f"rm -f {STAMP_DIR}/{RELEASE_STAMP} && " if edited_current else ""
     unpack = server.shell(
         name=f"Unpack release {RELEASE} and put it in place whole"
              + (" (the host's copy was edited: replaced)" if edited else ""),
-        commands=[f"rm -rf {incoming} {incoming}.edited && mkdir {incoming} "
+        commands=[f"{forget_restart}rm -rf {incoming} {incoming}.edited && mkdir {incoming} "
                   f"&& tar -xzf {incoming}.tar.gz -C {incoming} --no-same-owner "
                   f"&& ln -s ../../venvs/{VENV_ID} {incoming}/venv && chown -R root:{USER} {incoming} "
                   f"&& chmod -R u=rwX,g=rX,o= {incoming} && {set_aside}mv -T {incoming} {RELEASE_DIR} "
                   f"&& rm -rf {incoming}.tar.gz {incoming}.edited"],
     )
-    if edited and on_host["current"] == RELEASE:
+    if edited_current:
         writes(unpack, (f"{APP_DIR}/current",))  # the service's restart is owed for it
 if VENV_ID not in on_host["venvs"]:
     server.shell(
