@@ -21,6 +21,8 @@ STAMP_DIR = "/var/lib/pyinfra-done"
 # (host name, operation hash) -> the paths a shell operation writes, where owed work depends on them:
 # how `make plan` (deploys/lib/plan.py) knows that work follows it. File operations need no such note.
 WRITES: dict[tuple[str, str], tuple[str, ...]] = {}
+# (host name, operation hash) of each mark_done: `make plan` lists the work owed, not its record.
+RECORDS: set[tuple[str, str]] = set()
 
 
 def _fingerprint(paths: tuple[str, ...]) -> str:
@@ -51,11 +53,13 @@ def mark_done(name: str, stamp: str, paths: tuple[str, ...]):
     """The operation that records the work for paths as done: put it after that work."""
     fact_cache.announce([(WorkOwed, {"stamp": stamp, "paths": paths})])
     new = f"{STAMP_DIR}/{stamp}.new"
-    return server.shell(
+    record = server.shell(
         name=name,
         commands=[f"mkdir -p {STAMP_DIR} && {_fingerprint(paths)} > {new} && mv -f {new} {STAMP_DIR}/{stamp}"],
         _if=lambda: owed(stamp, paths),
     )
+    RECORDS.add((host.name, record._hash))
+    return record
 
 
 def writes(operation, paths: tuple[str, ...]):

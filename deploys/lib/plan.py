@@ -38,7 +38,7 @@ from pyinfra.operations import apt, files, server, systemd
 from pyinfra.operations.apt import APT_UPDATE_FILENAME
 
 from deploys.lib import fact_cache, operations
-from deploys.lib.owed import WRITES, WorkOwed
+from deploys.lib.owed import RECORDS, WRITES, WorkOwed
 from deploys.lib.templates import render
 from deploys.lib.validated import STAGING_DIR
 
@@ -207,7 +207,7 @@ def plan_host() -> dict:
             plan["files"].append({"path": what.path, "name": name,
                                   "diff": _diff(what, host.get_fact(FileContents, path=what.path))})
         commands = [_shown(command) for command in data.command_generator()]  # none: it has nothing to do
-        if not set(commands) - LIST_REFRESH:
+        if not set(commands) - LIST_REFRESH or (host.name, op_hash) in RECORDS:
             continue
         changed.add(op_hash)
         written.update([what.path] if what.path else WRITES.get((host.name, op_hash), ()))
