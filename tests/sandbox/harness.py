@@ -39,7 +39,8 @@ def release_suffix(release: str) -> str:
 
 
 def default_name(release: str = rootfs.RELEASE) -> str:
-    """One sandbox per checkout and release, so CI's clone and a developer's never collide."""
+    """One sandbox per checkout and release, so CI's clone and a developer's never collide
+    (another release's adds a dash and its initial: names have at most 12 characters)."""
     return "icd" + hashlib.sha1(str(REPO).encode()).hexdigest()[:6] + release_suffix(release)[:2]
 
 
