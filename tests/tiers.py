@@ -17,7 +17,7 @@ from tests.sandbox.rootfs import RELEASES
 PYTHON = sys.executable
 PYTEST = [PYTHON, "-m", "pytest", "-p", "no:cacheprovider"]
 DOWN = [PYTHON, "-m", "tests.sandbox", "down"]
-FIRST_RELEASE = RELEASES[0]  # every tier, drills included; the other releases get the deploy, host and outside tiers
+FIRST_RELEASE = RELEASES[0]  # every tier, drills included; the others: deploy, host, outside and a no-change run
 
 
 def down_title(release: str) -> str:
@@ -40,6 +40,9 @@ def release_tiers(release: str) -> list[tuple[str, list[str]]]:
              [PYTHON, "-m", "tests.drills.disaster_recovery"]),
             ("drills (destructive, sandbox only)", [*PYTEST, "-m", "drill", "tests/drills"]),
         ]
+    else:  # the drills' own no-change run (it changes nothing itself)
+        tiers += [("second deploy of deploys/site.py changes nothing",
+                   [*PYTEST, "-m", "drill", "tests/drills/test_idempotency.py"])]
     # Down before the next release's up: one sandbox at a time on the machine.
     return [(f"[{release}] {title}", argv) for title, argv in tiers] + [(down_title(release), DOWN)]
 
