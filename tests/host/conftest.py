@@ -123,7 +123,8 @@ def calendar_elapses(host, timer: str, iterations: int = 3) -> list[dt.datetime]
     assert len(schedules) == 1, f"{timer}: expected one OnCalendar=, systemd has {loaded!r}"
     out = host.check_output("TZ=UTC systemd-analyze calendar --iterations=%s %s", str(iterations), schedules[0])
     elapses = [dt.datetime.strptime(when, "%a %Y-%m-%d %H:%M:%S UTC").replace(tzinfo=dt.timezone.utc)
-               for when in re.findall(r"(?:Next elapse|Iter\. #\d+): (.+ UTC)$", out, re.MULTILINE)]
+               # systemd 252 labels the later elapses "Iter. #2", systemd 257 "Iteration #2".
+               for when in re.findall(r"(?:Next elapse|Iter(?:\.|ation) #\d+): (.+ UTC)$", out, re.MULTILINE)]
     assert len(elapses) == iterations, out
     return elapses
 

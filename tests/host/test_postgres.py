@@ -1,20 +1,21 @@
 """deploys/postgres.py, as the host shows it. Read-only: safe against production."""
 
+import re
+
 import pytest
 
 from tests.host.conftest import (TABLES, assert_exposure_at_most, assert_owner_and_mode, assert_settings, listeners,
                                   main_process_status, unit_properties)
 
-# What docs/operations.md promises, written out here rather than asked of the
-# deploy's own functions: Debian keeps its own major, Ubuntu gets the wanted one.
-DEBIAN_MAJORS = {12: 15, 13: 17}
 UBUNTU_RELEASES = (22, 24)
 
 
 def test_major_follows_the_release(host, target, psql):
+    """Debian keeps its own major (docs/operations.md), read from the release's archive
+    (what its `postgresql` package depends on), not from the deploy's own table."""
     distro, release = host.system_info.distribution, int(host.system_info.release.split(".")[0])
     if distro == "debian":
-        major = DEBIAN_MAJORS[release]
+        major = re.search(r"Depends: postgresql-(\d+)$", host.check_output("apt-cache depends postgresql"), re.M)[1]
     else:
         assert distro == "ubuntu" and release in UBUNTU_RELEASES, f"no expectation for {distro} {release}"
         major = target.data["postgres_version"]

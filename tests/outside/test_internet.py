@@ -58,7 +58,9 @@ def test_http_redirects_to_https(internet):
 def test_acme_challenge_path_is_served_not_redirected(internet, host, target):
     token = secrets.token_urlsafe(16)
     challenge = f"{target.data['acme_webroot']}/.well-known/acme-challenge/{token}"
-    host.run_test(f"mkdir -p $(dirname {challenge}) && echo {token}.probe > {challenge}")
+    # Readable by nginx as certbot makes them (umask 022), whatever the login session's umask
+    # (Debian 13's pam_umask applies login.defs' UMASK 027 to root's sessions too).
+    host.run_test(f"umask 022 && mkdir -p $(dirname {challenge}) && echo {token}.probe > {challenge}")
     try:
         proc = internet.curl(f"http://{internet.domain}/.well-known/acme-challenge/{token}", "--fail")
         assert proc.returncode == 0 and proc.stdout.strip() == f"{token}.probe", proc.stderr

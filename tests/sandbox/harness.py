@@ -33,13 +33,20 @@ TEAM_MEMBER = "sandboxops"  # an onboarded person, so the team checks have someo
 SSH_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=5", "-o", "StrictHostKeyChecking=yes")
 
 
-def default_name() -> str:
-    """One sandbox per checkout, so CI's clone and a developer's never collide."""
-    return "icd" + hashlib.sha1(str(REPO).encode()).hexdigest()[:6]
+def release_suffix(release: str) -> str:
+    """What tells another release's sandbox apart, so both can be up at once: none for the first."""
+    return "" if release == rootfs.RELEASES[0] else f"-{release}"
 
 
-def state_dir() -> Path:
-    return Path(os.environ.get("SANDBOX_STATE", REPO / ".sandbox"))
+def default_name(release: str = rootfs.RELEASE) -> str:
+    """One sandbox per checkout and release, so CI's clone and a developer's never collide
+    (another release's adds a dash and its initial: names have at most 12 characters)."""
+    return "icd" + hashlib.sha1(str(REPO).encode()).hexdigest()[:6] + release_suffix(release)[:2]
+
+
+def state_dir(release: str = rootfs.RELEASE) -> Path:
+    base = Path(os.environ.get("SANDBOX_STATE") or REPO / ".sandbox")
+    return base.with_name(base.name + release_suffix(release))
 
 
 @contextlib.contextmanager

@@ -5,12 +5,15 @@ package list, so a new sandbox costs a copy, not a bootstrap.
 """
 
 import hashlib
+import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-RELEASE = "bookworm"
+# The Debian release the sandbox host runs: bookworm (Debian 12) or trixie (Debian 13).
+RELEASE = os.environ.get("SANDBOX_RELEASE") or "bookworm"
+RELEASES = ("bookworm", "trixie")
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "sudo",
     "ca-certificates", "iproute2",
@@ -36,6 +39,8 @@ def machine_mirror() -> str:
 
 
 def ensure_cached_rootfs(log) -> Path:
+    if RELEASE not in RELEASES:
+        raise SystemExit(f"sandbox: SANDBOX_RELEASE={RELEASE!r} is not one of {', '.join(RELEASES)}")
     target = cache_path()
     if (target / "etc/os-release").exists():
         return target
@@ -59,9 +64,12 @@ def ensure_cached_rootfs(log) -> Path:
 
 
 def _adopt_machine_apt_sources(root: Path) -> None:
+    """This machine's mirrors, with its release's suites renamed to the sandbox's."""
     if APT_SOURCES.exists():
         (root / "etc/apt/sources.list").unlink(missing_ok=True)
-        shutil.copy(APT_SOURCES, root / "etc/apt/sources.list.d/debian.sources")
+        machine_release = re.search(r"^VERSION_CODENAME=(\S+)", Path("/etc/os-release").read_text(), re.M)[1]
+        sources = re.sub(rf"\b{machine_release}(?=[\s-])", RELEASE, APT_SOURCES.read_text())
+        (root / "etc/apt/sources.list.d/debian.sources").write_text(sources)
 
 
 def _install_extra_cas(root: Path) -> None:
