@@ -60,7 +60,6 @@ class Snapshot:
     failed_recent: int
     event_totals: dict
     refresh_outcomes: dict
-    tokens_total: int
     oldest_token_age: float | None
     tokens_expiring: int
     expiring: list
@@ -86,7 +85,6 @@ SELECT
      FROM (SELECT outcome, sum(events) AS n FROM webhook_event_totals GROUP BY outcome) s) AS event_totals,
   (SELECT coalesce(json_object_agg(outcome, n), '{{}}')
      FROM (SELECT outcome, count(*) AS n FROM token_refresh_log GROUP BY outcome) s) AS refresh_outcomes,
-  (SELECT count(*) FROM access_tokens) AS tokens_total,
   (SELECT extract(epoch FROM now() - min(created_at))::float8 FROM access_tokens) AS oldest_token_age,
   (SELECT count(*) FROM access_tokens t JOIN instagram_accounts a ON a.id = t.account_id
      WHERE a.status = 'active'
