@@ -12,13 +12,15 @@ are removed, never the current or previous one."""
 import shlex
 
 from pyinfra import host
+from pyinfra.api.exceptions import DeployError
+from pyinfra.facts.files import Directory
 from pyinfra.operations import apt, files, server
 
 from app.config import PROCESSES, SUPPLIED
 from deploys.lib import credentials
 from deploys.lib.app_runtime import APP, RELEASE_STAMP, app_command, env_file
 from deploys.lib.operations import secret_file
-from deploys.lib.owed import STAMP_DIR, writes
+from deploys.lib.owed import forget, writes
 from deploys.lib.releases import app_releases, artefact, requirements_id, switch_command
 from deploys.lib.templates import render
 
@@ -36,7 +38,11 @@ VENV_LOCK = f"/run/lock/{APP}-venv.lock"
 app_secrets = credentials.require(*credentials.APP_SECRETS, *(("REDIS_PASSWORD",) if host.data.redis_enabled else ()))
 env = render("templates/opt/insta-connect-demo/.env.j2", s=app_secrets, supplied=SUPPLIED)
 credentials.check_app_env(env)  # while pyinfra prepares: before any operation touches the host
-on_host = app_releases(check=RELEASE)
+if host.get_fact(Directory, path=DOCUMENT_APP_DIR):  # a host set up by the document's hand: its checkout
+    raise DeployError(f"{host.name}: {DOCUMENT_APP_DIR} is a directory (the app as the infrastructure document "
+                      f"installed it); nothing was changed. Move it aside first: mv {DOCUMENT_APP_DIR} "
+                      f"{DOCUMENT_APP_DIR}.before-pyinfra (docs/operations.md, \"The app directory\")")
+on_host = app_releases()
 
 
 def pip_install_command() -> str:
@@ -99,7 +105,7 @@ if RELEASE not in on_host["releases"] or edited:
     # The service may have been restarted onto the edit since: its restart is owed
     # again whatever the files say, from before the swap, so an interruption keeps it owed.
     edited_current = edited and on_host["current"] == RELEASE
-    forget_restart = f"rm -f {STAMP_DIR}/{RELEASE_STAMP} && " if edited_current else ""
+    forget_restart = f"{forget(RELEASE_STAMP)} && " if edited_current else ""
     unpack = server.shell(
         name=f"Unpack release {RELEASE} and put it in place whole"
              + (" (the host's copy was edited: replaced)" if edited else ""),

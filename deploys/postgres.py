@@ -6,7 +6,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import DeployError
 from pyinfra.facts.server import LinuxDistribution
-from pyinfra.operations import apt, files, postgres, server, systemd
+from pyinfra.operations import apt, files, postgres, systemd
 
 from deploys.lib import credentials
 from deploys.lib.facts import MemTotalMb
@@ -79,20 +79,22 @@ def configure_postgres(major: int):
     # The server parses the files on disk: refuse to reload into errors. A
     # setting the reload cannot apply (shared_buffers, port...) gets the restart.
     config = (f"{conf_dir}/conf.d/90-insta-connect-demo.conf", f"{conf_dir}/pg_hba.conf")
-    as_postgres = "cd / && runuser -u postgres -- psql -XAtc"
+    # Shell inside after_change's one command line, where pyinfra's _sudo_user (AS_POSTGRES) cannot reach.
+    psql_as_postgres = "cd / && runuser -u postgres -- psql -XAtc"
     after_change(
         "Check the changed PostgreSQL configuration, reload it, and restart for settings that need it",
         CONFIG_STAMP, config,
         # 'setting could not be applied' only means it needs the restart.
-        [f"errors=$({as_postgres} \"SELECT sourcefile || ':' || sourceline || ': ' || error "
+        [f"errors=$({psql_as_postgres} \"SELECT sourcefile || ':' || sourceline || ': ' || error "
          "FROM pg_file_settings WHERE error <> 'setting could not be applied' UNION ALL "
          "SELECT 'pg_hba.conf:' || line_number || ': ' || error "
          "FROM pg_hba_file_rules WHERE error IS NOT NULL\") && "
          "test -z \"$errors\" || { echo \"$errors\" >&2; exit 1; }",
          "systemctl reload postgresql",
          # Read from the files, not the reloaded server, which takes its SIGHUP in its own time.
-         f"if [ \"$({as_postgres} \"SELECT count(*) FROM pg_file_settings "
-         "WHERE error = 'setting could not be applied'\")\" != 0 ]; then systemctl restart postgresql; fi"],
+         f"pending=$({psql_as_postgres} \"SELECT count(*) FROM pg_file_settings "
+         "WHERE error = 'setting could not be applied'\") && "
+         "if [ \"$pending\" != 0 ]; then systemctl restart postgresql; fi"],
     )
 
 

@@ -110,3 +110,9 @@ def inline_code(section_text: str) -> list[str]:
     """A section's `inline code` outside its code blocks."""
     prose = re.sub(r"^```.*?^```", "", section_text, flags=re.MULTILINE | re.DOTALL)
     return re.findall(r"`([^`\n]+)`", prose)
+
+
+def docs_anchors(markdown: Path) -> set[str]:
+    """GitHub's anchors for the headings of a Markdown file (how docs/ sections are linked)."""
+    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+            for heading in re.findall(r"^#+ (.+)$", markdown.read_text(), re.M)}

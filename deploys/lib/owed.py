@@ -62,6 +62,11 @@ def mark_done(name: str, stamp: str, paths: tuple[str, ...]):
     return record
 
 
+def forget(stamp: str) -> str:
+    """Shell that makes the work recorded under stamp owed again, whatever its files say."""
+    return f"rm -f {STAMP_DIR}/{stamp}"
+
+
 def writes(operation, paths: tuple[str, ...]):
     """Note that a shell operation writes paths (some work owed depends on); returns the operation."""
     WRITES[host.name, operation._hash] = paths

@@ -99,6 +99,6 @@ def switch_command(release: str, replaced: str | None) -> str:
     return " && ".join(steps)
 
 
-def app_releases(check: str | None = None) -> dict:
-    """AppReleases of the host; check: a release whose content to hash."""
-    return host.get_fact(AppReleases, app_dir=host.data.app_dir, check=check)
+def app_releases() -> dict:
+    """AppReleases of the host, hashing the content of the repo's release."""
+    return host.get_fact(AppReleases, app_dir=host.data.app_dir, check=artefact()[0])

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from tests.document_commands import COMMANDS, DOCUMENT, SECTIONS, bash_commands, inline_code, sections
+from tests.document_commands import (COMMANDS, DOCUMENT, SECTIONS, bash_commands, docs_anchors, inline_code,
+                                     sections)
 from tests.inventory import REPO
 
 
@@ -16,10 +17,6 @@ def document() -> dict[str, str]:
     if not DOCUMENT.exists():
         pytest.fail(f"the infrastructure document is not at {DOCUMENT}", pytrace=False)
     return sections(DOCUMENT.read_text())
-
-
-def github_anchor(heading: str) -> str:
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def test_each_listed_command_is_printed_verbatim_in_each_of_its_sections(document):
@@ -48,5 +45,4 @@ def test_each_command_is_run_as_printed_by_the_test_named_or_its_deviation_is_do
         else:
             where = re.search(r"\((docs/[\w.]+\.md)#([\w-]+)\)$", printed.deviation)
             assert where, f"{printed.command!r}: its deviation names no docs/ section"
-            headings = re.findall(r"^#+ (.+)$", (REPO / where[1]).read_text(), re.MULTILINE)
-            assert where[2] in map(github_anchor, headings), f"{where[1]} has no section #{where[2]}"
+            assert where[2] in docs_anchors(REPO / where[1]), f"{where[1]} has no section #{where[2]}"

@@ -11,17 +11,12 @@ from collections import Counter
 
 import pytest
 
+from tests.document_commands import docs_anchors
 from tests.inventory import REPO
 from tests.statements import FAILED, NOT_RUN, PASSED, STATUSES, load_index, outcomes
 
 INDEX = load_index()
 STATEMENTS = INDEX["statements"]
-
-
-def anchors(markdown) -> set[str]:
-    """GitHub's anchors for the headings of a Markdown file."""
-    return {re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
-            for heading in re.findall(r"^#+ (.+)$", markdown.read_text(), re.M)}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +48,7 @@ def test_each_entry_is_complete(statement):
         assert statement.get("reason", "").strip(), "a deviation needs its reason"
         path, _, anchor = statement.get("docs", "").partition("#")
         assert path and (REPO / path).is_file(), f"docs: no file {path!r}"
-        assert anchor in anchors(REPO / path), f"docs: {path} has no heading #{anchor}"
+        assert anchor in docs_anchors(REPO / path), f"docs: {path} has no heading #{anchor}"
 
 
 def test_every_proven_statement_is_named_by_a_test(named):

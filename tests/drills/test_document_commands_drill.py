@@ -61,17 +61,17 @@ def jobs_held(host):
     drill, as deploys/restore.py does: no job meets a database being restored."""
     timers = host.check_output("systemctl list-units --type=timer --state=active --plain --no-legend "
                                "'%s-*.timer' | cut -d' ' -f1", APP).split()
-    host.run_test(f"systemctl stop {' '.join(timers)} '{APP}-*.service'")
+    host.check_output(f"systemctl stop {' '.join(timers)} '{APP}-*.service'")
     try:
         yield
     finally:
-        host.run_test(f"systemctl start {' '.join(timers)}")
+        host.check_output(f"systemctl start {' '.join(timers)}")
 
 
 def dump_as_printed(host, data: dict, directory: str) -> str:
     """4.3's manual backup, in directory; returns the dump's contents (but its
     \\restrict key, new with each dump)."""
-    host.run_test("mkdir -p %s", directory)
+    host.check_output("mkdir -p %s", directory)
     result = run_as_printed(host, data, DUMP, cwd=directory)
     assert result.rc == 0 and result.stderr == "", result.stderr
     return re.sub(r"^\\(un)?restrict \S+$", "", host.check_output("cat %s/backup-*.sql", directory), flags=re.M)
@@ -88,7 +88,7 @@ def test_4_3_and_9_2_the_manual_backup_restores_a_lost_database(host, target):
             result = run_as_printed(host, data, "systemctl stop insta-connect-demo")
             assert result.rc == 0, result.stderr
             # The loss: an empty database, as the deploy creates it.
-            host.run_test("cd / && runuser -u postgres -- dropdb --force %s && "
+            host.check_output("cd / && runuser -u postgres -- dropdb --force %s && "
                           "runuser -u postgres -- createdb --owner=%s --encoding=UTF8 %s",
                           data["db_name"], data["db_user"], data["db_name"])
             backup_date = host.check_output("ls %s/backup", scratch)[len("backup-"):-len(".sql")]
@@ -122,7 +122,7 @@ def test_12_2_the_postgresql_log_rotates_once_and_the_server_writes_on(host, psq
         return marker
 
     before = mark()
-    host.run_test("logrotate -f /etc/logrotate.d/postgresql-common")
+    host.check_output("logrotate -f /etc/logrotate.d/postgresql-common")
     after = mark()
     # Rotated once (a linked log would be copied twice), and written on from its start (copytruncate).
     assert host.check_output("zgrep -l %s /var/log/postgresql/*", before).split() == [f"{POSTGRES_LOG}.1"]

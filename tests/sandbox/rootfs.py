@@ -14,6 +14,8 @@ from pathlib import Path
 # The Debian release the sandbox host runs: bookworm (Debian 12) or trixie (Debian 13).
 RELEASE = os.environ.get("SANDBOX_RELEASE") or "bookworm"
 RELEASES = ("bookworm", "trixie")
+if RELEASE not in RELEASES:  # checked on import: a misspelt release must not name another release's sandbox
+    raise SystemExit(f"sandbox: SANDBOX_RELEASE={RELEASE!r} is not one of {', '.join(RELEASES)}")
 PACKAGES = (
     "systemd", "systemd-sysv", "dbus", "openssh-server", "python3", "sudo",
     "ca-certificates", "iproute2",
@@ -39,8 +41,6 @@ def machine_mirror() -> str:
 
 
 def ensure_cached_rootfs(log) -> Path:
-    if RELEASE not in RELEASES:
-        raise SystemExit(f"sandbox: SANDBOX_RELEASE={RELEASE!r} is not one of {', '.join(RELEASES)}")
     target = cache_path()
     if (target / "etc/os-release").exists():
         return target
