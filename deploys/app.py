@@ -18,14 +18,13 @@ from pyinfra.operations import apt, files, server
 
 from app.config import PROCESSES, SUPPLIED
 from deploys.lib import credentials
-from deploys.lib.app_runtime import APP, RELEASE_STAMP, app_command, env_file
+from deploys.lib.app_runtime import APP, DOCUMENT_APP_DIR, RELEASE_STAMP, app_command, env_file
 from deploys.lib.operations import secret_file
 from deploys.lib.owed import forget, writes
 from deploys.lib.releases import app_releases, artefact, requirements_id, switch_command
 from deploys.lib.templates import render
 
 APP_DIR = host.data.app_dir
-DOCUMENT_APP_DIR = "/root/insta-connect-demo"  # where the infrastructure document has the app
 USER = host.data.app_user
 RELEASE, ARCHIVE = artefact()
 RELEASE_DIR = f"{APP_DIR}/releases/{RELEASE}"

@@ -10,6 +10,7 @@ from deploys.lib.units import UNIT_DIR
 # The service's name, as the document gives it: its systemd units, nginx site,
 # backups and the names of the files the deploys write for it. Not a setting.
 APP = "insta-connect-demo"
+DOCUMENT_APP_DIR = "/root/insta-connect-demo"  # where the infrastructure document has the app: root's link to app_dir
 RELEASE_STAMP = "app-release"  # deploys/lib/owed.py: a restart is owed for these files
 
 

@@ -108,14 +108,30 @@ def announce(wanted: list[tuple[type[FactBase], dict]]) -> None:
         facts.announced[_key(current_host.state, current_host, cls, (), arguments)] = (cls, arguments)
 
 
-def _announcing(operation, facts_of):
-    """operation, announcing the facts it will read (facts_of its keyword arguments) when it is declared."""
-    @functools.wraps(operation)
-    def declare(*args, **kwargs):
-        announce(facts_of(kwargs))
-        return operation(*args, **kwargs)
-    declare.announcing = True
-    return declare
+def on_declare(module, name: str, hook) -> None:
+    """Call hook(keyword arguments, operation meta) as each `module.name`
+    operation is declared: how the deploys' helpers watch operations (each hook once)."""
+    operation = getattr(module, name)
+    hooks = getattr(operation, "declare_hooks", None)
+    if hooks is None:
+        hooks = []
+
+        @functools.wraps(operation)
+        def declare(*args, **kwargs):
+            meta = operation(*args, **kwargs)
+            for each in hooks:
+                each(kwargs, meta)
+            return meta
+        declare.declare_hooks = hooks
+        setattr(module, name, declare)
+    if hook not in hooks:
+        hooks.append(hook)
+
+
+@functools.cache
+def _announcer(facts_of):
+    """The declaration hook that announces the facts an operation will read (facts_of its keyword arguments)."""
+    return lambda arguments, _meta: announce(facts_of(arguments))
 
 
 def _read_announced(host: Host, facts: _HostFacts) -> None:
@@ -190,5 +206,4 @@ def install(state) -> None:
         Host.get_fact = _cached_get_fact
         for module, names, facts_of in ANNOUNCING:
             for name in names:
-                if not getattr(getattr(module, name), "announcing", False):
-                    setattr(module, name, _announcing(getattr(module, name), facts_of))
+                on_declare(module, name, _announcer(facts_of))

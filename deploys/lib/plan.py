@@ -88,17 +88,15 @@ _declared: dict[str, dict[str, Declared]] = {}  # host name -> operation hash ->
 _plans: dict[str, dict] = {}  # host name -> its plan
 
 
-def _watching(operation, declared_by):
-    @functools.wraps(operation)
-    def declare(*args, **kwargs):
-        meta = operation(*args, **kwargs)
-        declared = declared_by(kwargs)
+@functools.cache
+def _recorder(declared_by):
+    """The declaration hook that records what an operation manages (declared_by its keyword arguments)."""
+    def record_declared(arguments: dict, meta) -> None:
+        declared = declared_by(arguments)
         _declared.setdefault(host.name, {})[meta._hash] = declared
         if declared.content is not None:  # read with the other announced facts, in one round trip
             fact_cache.announce([(Sha256File, {"path": declared.path})])
-        return meta
-    declare.watching = True
-    return declare
+    return record_declared
 
 
 _assumed: dict[str, tuple[set[str], set[str]]] = {}  # host name -> (operations changed, files written)
@@ -130,8 +128,7 @@ def watch() -> None:
     """Record what each watched operation manages as it is declared, and let
     conditions be evaluated as if (`_holds`); call before the deploys are included."""
     for module, name, declared_by in WATCHED:
-        if not getattr(getattr(module, name), "watching", False):
-            setattr(module, name, _watching(getattr(module, name), declared_by))
+        fact_cache.on_declare(module, name, _recorder(declared_by))
     if not getattr(OperationMeta.did_change, "assuming", False):
         OperationMeta.did_change, Host.get_fact = _assuming(OperationMeta.did_change, Host.get_fact)
 

@@ -19,6 +19,7 @@ from pyinfra import host
 from pyinfra.facts.server import Command
 from pyinfra.operations import server
 
+from deploys.lib import fact_cache
 from deploys.lib.operations import refuse_unless
 from deploys.lib.owed import after_change
 from deploys.lib.templates import template
@@ -66,8 +67,11 @@ def validated_template(name: str, src: str, dest: str, check: str, checker: str,
         create_remote_dir=True,
         **template_data,
     )
+    is_live = f"if cmp -s {staged} {dest}; then echo live; fi"
+    fact_cache.announce([(Command, {"command": is_live})])  # read with the other files' facts, in one round trip
+
     def needed() -> bool:
-        return render.did_change() or host.get_fact(Command, f"if cmp -s {staged} {dest}; then echo live; fi") != "live"
+        return render.did_change() or host.get_fact(Command, command=is_live) != "live"
 
     swap = f"install -m {mode} -o {user} -g {group} {staged} {dest}.pyinfra-new && mv -f {dest}.pyinfra-new {dest}"
     server.shell(

@@ -2,10 +2,9 @@
 /root/insta-connect-demo, a directory: the deploy stops while it prepares,
 saying how to move it aside, and changes nothing."""
 
+from deploys.lib.app_runtime import DOCUMENT_APP_DIR
 from tests.drills.conftest import host_untouched
 from tests.pyinfra_run import operations_run, run_deploy
-
-DOCUMENT_APP_DIR = "/root/insta-connect-demo"
 
 
 def test_a_checkout_where_the_document_puts_the_app_stops_the_deploy_before_it_starts(host, target,

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from app.config import PROCESSES, VARS, WEB
-from deploys.lib.app_runtime import APP, env_file
+from deploys.lib.app_runtime import APP, DOCUMENT_APP_DIR, env_file
 from deploys.lib.releases import artefact, shipped_files
 from tests.host.conftest import app_curl, assert_owner_and_mode, first_lines_of_diff, read_env_names, unit_properties
 from tests.inventory import REPO
@@ -43,7 +43,7 @@ def test_app_dir_layout_modes_and_owners(host, target):
 
 @pytest.mark.proves("S2.2-app-dir", "S6-env-location", "S7.3-tail-combined-log")
 def test_the_documents_app_path_leads_root_to_the_app_and_nobody_else(host, target):
-    link = host.file("/root/insta-connect-demo").linked_to
+    link = host.file(DOCUMENT_APP_DIR).linked_to
     assert link == target.data["app_dir"], f"/root/insta-connect-demo leads to {link}, not {target.data['app_dir']}"
     assert host.run("cd /root/insta-connect-demo && test -f .env && test -d logs").rc == 0, \
         "root cannot reach .env and logs/ through /root/insta-connect-demo"
